@@ -1,0 +1,124 @@
+/*
+ * Virtual NVDIMM: the device and the ACPI interface the machines call
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef HW_MEM_NVDIMM_H
+#define HW_MEM_NVDIMM_H
+
+#include "hw/mem/pc-dimm.h"
+#include "hw/acpi/bios-linker-loader.h"
+#include "hw/acpi/acpi-defs.h"
+#include "hw/hotplug.h"
+#include "qemu/uuid.h"
+#include "qom/object.h"
+
+/*
+ * The namespace label protocol (UEFI 2.7, 13.19) keeps two index blocks
+ * and at least 256 labels of 256 bytes each: 128 KiB in all.
+ */
+#define MIN_NAMESPACE_LABEL_SIZE (128 * KiB)
+
+#define NVDIMM_LABEL_SIZE_PROP  "label-size"
+#define NVDIMM_UUID_PROP        "uuid"
+#define NVDIMM_UNARMED_PROP     "unarmed"
+
+#define TYPE_NVDIMM "nvdimm"
+OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
+
+/**
+ * NVDIMMDevice:
+ * @label_size: size of the namespace label area, the last @label_size
+ *              bytes of the backend; 0 when the device has no labels
+ * @uuid: the DIMM's UUID (used by spapr)
+ * @unarmed: tell the guest the device cannot accept persistent writes
+ * @label_data: host address of the label area inside the backend mapping
+ * @nvdimm_mr: the part of the backend the guest sees as PMEM: an alias of
+ *             the backend without the label area
+ * @readonly: the backend is read-only or a ROM; implies @unarmed
+ */
+struct NVDIMMDevice {
+    /* private */
+    PCDIMMDevice parent_obj;
+
+    /* public */
+    uint64_t label_size;
+    QemuUUID uuid;
+    bool unarmed;
+
+    void *label_data;
+    MemoryRegion *nvdimm_mr;
+    bool readonly;
+};
+
+/**
+ * NVDIMMClass:
+ * @read_label_data: copy @size bytes at @offset of the label area to @buf;
+ *                   the caller has checked the range against @label_size
+ * @write_label_data: the reverse; persisted before it returns when the
+ *                    backend has pmem=on
+ * @realize: called at the end of the NVDIMM's realize, for subclasses
+ * @unrealize: the reverse of @realize
+ */
+struct NVDIMMClass {
+    /* private */
+    PCDIMMDeviceClass parent_class;
+
+    /* public */
+    void (*read_label_data)(NVDIMMDevice *nvdimm, void *buf,
+                            uint64_t size, uint64_t offset);
+    void (*write_label_data)(NVDIMMDevice *nvdimm, const void *buf,
+                             uint64_t size, uint64_t offset);
+    void (*realize)(NVDIMMDevice *nvdimm, Error **errp);
+    void (*unrealize)(NVDIMMDevice *nvdimm);
+};
+
+/* The IO port (pc, q35) or MMIO window (arm virt) of the _DSM mailbox. */
+#define NVDIMM_ACPI_IO_BASE     0x0a18
+#define NVDIMM_ACPI_IO_LEN      4
+
+/**
+ * NVDIMMFitBuffer:
+ * @fit: the NFIT structures of every plugged NVDIMM, as _FIT returns them
+ * @dirty: @fit changed since the guest's last complete _FIT read
+ */
+typedef struct NVDIMMFitBuffer {
+    GArray *fit;
+    bool dirty;
+} NVDIMMFitBuffer;
+
+/**
+ * NVDIMMState: machine-wide NVDIMM state, allocated zeroed by the machine
+ * @is_enabled: -machine nvdimm=on
+ * @persistence: the NFIT Platform Capabilities value (2: mem-ctrl, 3: cpu);
+ *               0 when -machine nvdimm-persistence is not given
+ * @persistence_string: the option's value as the user gave it
+ * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
+ * @fit_buf: the FIT served to the guest's _FIT method
+ * @io_mr: the mailbox doorbell
+ * @dsm_io: where the doorbell is, as the AML reaches it
+ */
+typedef struct NVDIMMState {
+    bool is_enabled;
+    int32_t persistence;
+    char *persistence_string;
+
+    GArray *dsm_mem;
+    NVDIMMFitBuffer fit_buf;
+    MemoryRegion io_mr;
+    struct AcpiGenericAddress dsm_io;
+} NVDIMMState;
+
+void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
+                            struct AcpiGenericAddress dsm_io,
+                            FWCfgState *fw_cfg, Object *owner);
+void nvdimm_build_srat(GArray *table_data);
+void nvdimm_build_acpi(GArray *table_offsets, GArray *table_data,
+                       BIOSLinker *linker, NVDIMMState *state,
+                       uint32_t ram_slots, const char *oem_id,
+                       const char *oem_table_id);
+void nvdimm_plug(NVDIMMState *state);
+void nvdimm_acpi_plug_cb(HotplugHandler *hotplug_dev, DeviceState *dev);
+
+#endif

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Prepare a Debian bookworm host: source entries for the QEMU base and
+# meson from backports, then the build and guest-rig packages.
+# Idempotent; apt-get update runs only when an entry was added or a
+# package is missing.
+set -euo pipefail
+
+SOURCES=/etc/apt/sources.list.d/vnvdimm.sources
+
+BUILD_PKGS=(
+    build-essential ccache dpkg-dev quilt pkg-config python3 python3-venv
+    ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
+    libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
+    bison flex xz-utils git rsync
+)
+RIG_PKGS=(cpio busybox-static e2fsprogs socat)
+BACKPORT_PKGS=(meson)
+
+log() { printf '[setup] %s\n' "$*"; }
+
+# The first "deb" URI of the machine's Debian entry, in either format.
+debian_uri() {
+    local f
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] && [ "$f" != "$SOURCES" ] || continue
+        awk '/^URIs:/ && $2 ~ /debian\/?$/ { print $2; exit }' "$f"
+    done
+    if [ -f /etc/apt/sources.list ]; then
+        awk '$1 == "deb" && $2 ~ /debian\/?$/ { print $2; exit }' \
+            /etc/apt/sources.list
+    fi
+}
+
+write_sources() {
+    local uri
+    uri=$(debian_uri | head -n 1)
+    if [ -z "$uri" ]; then
+        echo "setup: no Debian archive entry found in /etc/apt" >&2
+        exit 1
+    fi
+    cat > "$SOURCES.new" <<SRC
+# Written by vNVDIMM scripts/setup-host.sh
+Types: deb-src
+URIs: $uri
+Suites: bookworm trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $uri
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    if cmp -s "$SOURCES.new" "$SOURCES"; then
+        rm -f "$SOURCES.new"
+        return 1
+    fi
+    mv "$SOURCES.new" "$SOURCES"
+    return 0
+}
+
+missing() {
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+            grep -q '^install ok installed$' || echo "$p"
+    done
+}
+
+meson_too_old() {
+    local v
+    v=$(meson --version 2>/dev/null || echo 0)
+    dpkg --compare-versions "$v" lt 1.5
+}
+
+main() {
+    local need_update=0
+    if write_sources; then
+        need_update=1
+    fi
+    local todo
+    todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}")
+    if [ -n "$todo" ] || meson_too_old; then
+        need_update=1
+    fi
+    if [ "$need_update" = 0 ]; then
+        log "host already prepared"
+        return 0
+    fi
+    log "apt-get update"
+    apt-get update -qq
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -n "$todo" ]; then
+        log "installing: $(echo $todo)"
+        # shellcheck disable=SC2086
+        apt-get install -y -qq --no-install-recommends $todo
+    fi
+    if meson_too_old; then
+        log "installing meson from bookworm-backports"
+        apt-get install -y -qq --no-install-recommends \
+            -t bookworm-backports "${BACKPORT_PKGS[@]}"
+    fi
+}
+
+main "$@"
