@@ -47,6 +47,8 @@ CONFIGURE_FLAGS=(
 log() { printf '[build] %s\n' "$*"; }
 
 QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
+# The emulator and the option ROMs; not the base's own test suite.
+X86_GOALS="qemu-system-x86_64 recurse-all"
 
 # Our files to lay over the base: all of them, or only the tests.
 overlay_files() {
@@ -88,31 +90,36 @@ stage_patched_tree() {
 }
 
 # Firmware: the source package has no blobs, so the build tree's
-# pc-bios/ is completed from Debian's seabios and ipxe-qemu packages.
+# pc-bios/ gets Debian's seabios and ipxe-qemu files and the option ROMs
+# built from the base.
 link_firmware() {
     local bdir=$1 f
     mkdir -p "$bdir/pc-bios"
-    for f in /usr/share/seabios/*.bin; do
-        ln -sf "$f" "$bdir/pc-bios/$(basename "$f")"
-    done
-    for f in /usr/lib/ipxe/qemu/*.rom; do
-        ln -sf "$f" "$bdir/pc-bios/$(basename "$f")"
+    for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
+             "$bdir"/pc-bios/optionrom/*.bin; do
+        if [ -f "$f" ]; then
+            ln -sf "$f" "$bdir/pc-bios/$(basename "$f")"
+        fi
     done
 }
 
 # configure_and_build SRC BUILDDIR TARGETS MAKE_GOALS [CONFIGURE_ARGS...]
+# Configures again only when the configure command line changed.
 configure_and_build() {
     local src=$1 bdir=$2 targets=$3 goals=$4
     shift 4
+    local args=("$src/configure" --target-list="$targets"
+                --cc="ccache gcc" --cxx="ccache g++"
+                "${CONFIGURE_FLAGS[@]}" "$@")
     mkdir -p "$bdir"
-    if [ ! -f "$bdir/build.ninja" ]; then
+    if [ ! -f "$bdir/build.ninja" ] ||
+       [ "$(cat "$bdir/vnv-configure.args" 2>/dev/null)" != "${args[*]}" ]; then
         log "configuring $(basename "$bdir") ($targets)"
-        (cd "$bdir" && "$src/configure" --target-list="$targets" \
-            --cc="ccache gcc" --cxx="ccache g++" \
-            "${CONFIGURE_FLAGS[@]}" "$@" > configure.log 2>&1) || {
+        (cd "$bdir" && "${args[@]}" > configure.log 2>&1) || {
             tail -n 30 "$bdir/configure.log" >&2
             exit 1
         }
+        echo "${args[*]}" > "$bdir/vnv-configure.args"
     fi
     log "building $(basename "$bdir")"
     # shellcheck disable=SC2086
@@ -134,9 +141,10 @@ main() {
     patched)
         stage_patched_tree "patched$tag"
         configure_and_build "$build/src-patched$tag" "$build/qemu$tag" \
-            x86_64-softmmu "all ${QTESTS[*]}" ;;
+            x86_64-softmmu "$X86_GOALS ${QTESTS[*]}" ;;
     reference)
-        configure_and_build "$pristine" "$build/reference" x86_64-softmmu all ;;
+        configure_and_build "$pristine" "$build/reference" x86_64-softmmu \
+            "$X86_GOALS" ;;
     reftests)
         stage_patched_tree reftests tests
         configure_and_build "$build/src-reftests" "$build/reftests" \
@@ -145,11 +153,13 @@ main() {
         stage_patched_tree "patched$tag"
         configure_and_build "$build/src-patched$tag" \
             "$build/qemu-others$tag" \
-            aarch64-softmmu,ppc64-softmmu,loongarch64-softmmu all ;;
+            aarch64-softmmu,ppc64-softmmu,loongarch64-softmmu \
+            "qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64" ;;
     asan)
         stage_patched_tree "patched$tag"
         configure_and_build "$build/src-patched$tag" "$build/qemu-asan$tag" \
-            x86_64-softmmu "all ${QTESTS[*]}" --enable-asan --enable-ubsan ;;
+            x86_64-softmmu "$X86_GOALS ${QTESTS[*]}" \
+            --enable-asan --enable-ubsan ;;
     *)
         echo "usage: $0 patched|reference|reftests|others|asan|stage" >&2
         exit 2 ;;

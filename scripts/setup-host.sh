@@ -10,7 +10,7 @@ set -euo pipefail
 SOURCES=/etc/apt/sources.list.d/vnvdimm.sources
 
 BUILD_PKGS=(
-    build-essential ccache dpkg-dev quilt pkg-config python3 python3-venv
+    build-essential gcc-multilib ccache dpkg-dev quilt pkg-config python3
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
     bison flex xz-utils git rsync

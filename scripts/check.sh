@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# make check: build everything that is missing, then run every suite and
+# end with one line "N passed, N failed".  Each suite reports its cases on
+# lines "PASS name" / "FAIL name: why"; this script only counts them.
+#
+#   check.sh [SUITE...]   suites: builds qtests identity guest independence
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+results="$top/build/check-results.txt"
+ours="$top/build/qemu/qemu-system-x86_64"
+ref="$top/build/reference/qemu-system-x86_64"
+QTESTS=(nvdimm-device-test nvdimm-acpi-test)
+
+pass() { echo "PASS $*" | tee -a "$results"; }
+fail() { echo "FAIL $*" | tee -a "$results"; }
+
+# step NAME COMMAND...: one case that passes when COMMAND exits 0.
+step() {
+    local name=$1 log
+    shift
+    log="$top/build/logs/$name.log"
+    mkdir -p "$(dirname "$log")"
+    echo "[check] $name"
+    if "$@" > "$log" 2>&1; then
+        pass "$name"
+    else
+        fail "$name: exit $? (log: build/logs/$name.log)"
+        tail -n 20 "$log" | sed 's/^/    /'
+        return 1
+    fi
+}
+
+suite_builds() {
+    step setup-host scripts/setup-host.sh
+    step build-reference scripts/build-qemu.sh reference
+    step build-patched scripts/build-qemu.sh patched
+    step build-reftests scripts/build-qemu.sh reftests
+    step build-other-targets scripts/build-qemu.sh others
+    step build-guest scripts/make-guest.sh
+}
+
+# Run one glib qtest binary in TAP mode against one QEMU and count cases.
+run_qtest() {
+    local label=$1 bin=$2 qemu=$3 out line
+    if [ ! -x "$bin" ] || [ ! -x "$qemu" ]; then
+        fail "$label: not built"
+        return
+    fi
+    out=$(QTEST_QEMU_BINARY=$qemu timeout 900 "$bin" --tap -k 2>&1)
+    echo "$out" > "$top/build/logs/$label.log"
+    while IFS= read -r line; do
+        case "$line" in
+        "ok "*"# SKIP"*) ;;
+        "ok "*) pass "$label ${line#ok [0-9]* }" ;;
+        "not ok "*) fail "$label ${line#not ok [0-9]* }" ;;
+        esac
+    done <<< "$out"
+    if ! grep -qE '^(not )?ok ' <<< "$out"; then
+        fail "$label: ran no case (log: build/logs/$label.log)"
+    fi
+}
+
+suite_qtests() {
+    local t
+    mkdir -p "$top/build/logs"
+    for t in "${QTESTS[@]}"; do
+        run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
+        run_qtest "reference/$t" "$top/build/reftests/tests/qtest/$t" "$ref"
+    done
+}
+
+# The NFIT of each configuration the ACPI qtest dumps must be the same,
+# byte for byte, under ours and under the reference build.
+suite_identity() {
+    local d="$top/build/nfit-identity" f name
+    rm -rf "$d"
+    mkdir -p "$d/ours" "$d/reference"
+    NVDIMM_TEST_DUMP_DIR="$d/ours" QTEST_QEMU_BINARY=$ours \
+        timeout 900 "$top/build/qemu/tests/qtest/nvdimm-acpi-test" \
+        > "$top/build/logs/identity-ours.log" 2>&1
+    NVDIMM_TEST_DUMP_DIR="$d/reference" QTEST_QEMU_BINARY=$ref \
+        timeout 900 "$top/build/reftests/tests/qtest/nvdimm-acpi-test" \
+        > "$top/build/logs/identity-reference.log" 2>&1
+    if ! ls "$d/reference"/*.nfit > /dev/null 2>&1; then
+        fail "nfit-identity: the reference run dumped no NFIT"
+        return
+    fi
+    for f in "$d/reference"/*.nfit; do
+        name=$(basename "$f" .nfit)
+        if cmp -s "$f" "$d/ours/$name.nfit"; then
+            pass "nfit-identity/$name"
+        else
+            fail "nfit-identity/$name: NFIT differs from the reference"
+        fi
+    done
+}
+
+suite_guest() {
+    local out line
+    out=$(timeout 1500 scripts/run-guest-tests.sh 2>&1)
+    echo "$out" > "$top/build/logs/guest.log"
+    while IFS= read -r line; do
+        case "$line" in
+        "PASS "*) pass "guest/${line#PASS }" ;;
+        "FAIL "*) fail "guest/${line#FAIL }" ;;
+        esac
+    done <<< "$out"
+    if ! grep -qE '^(PASS|FAIL) ' <<< "$out"; then
+        fail "guest: ran no case (log: build/logs/guest.log)"
+    fi
+}
+
+# Our replaced files must be our own work (the project's shared tool).
+suite_independence() {
+    local tool="$top/../shared/tools/check-independent"
+    if [ ! -x "$tool" ]; then
+        echo "[check] independence: $tool not found, skipped"
+        return
+    fi
+    step independence "$tool" "$top"
+}
+
+main() {
+    local suites=("$@") s
+    if [ ${#suites[@]} -eq 0 ]; then
+        suites=(builds qtests identity guest independence)
+    fi
+    mkdir -p "$top/build/logs"
+    : > "$results"
+    for s in "${suites[@]}"; do
+        "suite_$s"
+    done
+    local npass nfail
+    npass=$(grep -c '^PASS ' "$results")
+    nfail=$(grep -c '^FAIL ' "$results")
+    if [ "$nfail" -gt 0 ]; then
+        echo "Failed:"
+        grep '^FAIL ' "$results" | sed 's/^/  /'
+    fi
+    echo "$npass passed, $nfail failed"
+    [ "$nfail" -eq 0 ]
+}
+
+main "$@"
