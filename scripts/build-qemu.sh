@@ -133,7 +133,8 @@ configure_and_build() {
 
 main() {
     local what=${1:-patched}
-    export CCACHE_BASEDIR="$build" CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
+    export CCACHE_BASEDIR="$build" CCACHE_NOHASHDIR=1
+    export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
     "$top/scripts/fetch-base.sh"
     case "$what" in
     stage)
