@@ -49,6 +49,10 @@ check-qtests: qemu reference reftests
 check-guest: qemu guest
 	@$(SCRIPTS)/check.sh guest
 
+# The patch set as a git-format-patch series: build/patches/
+patches: base
+	@$(SCRIPTS)/make-patches.py
+
 clean:
 	rm -rf build/qemu build/reference build/reftests build/qemu-others \
 		build/qemu-asan build/src-* build/guest build/logs

@@ -5,7 +5,8 @@
 # end with one line "N passed, N failed".  Each suite reports its cases on
 # lines "PASS name" / "FAIL name: why"; this script only counts them.
 #
-#   check.sh [SUITE...]   suites: builds qtests identity guest independence
+#   check.sh [SUITE...]   suites: builds qtests identity guest series
+#                                 independence
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -114,6 +115,23 @@ suite_guest() {
     fi
 }
 
+# The series applies with git am and quilt, builds at every prefix and
+# passes checkpatch.
+suite_series() {
+    local out line
+    out=$(timeout 2400 scripts/check-series.sh 2>&1)
+    echo "$out" > "$top/build/logs/series.log"
+    while IFS= read -r line; do
+        case "$line" in
+        "PASS "*) pass "${line#PASS }" ;;
+        "FAIL "*) fail "${line#FAIL }" ;;
+        esac
+    done <<< "$out"
+    if ! grep -qE '^(PASS|FAIL) ' <<< "$out"; then
+        fail "series: ran no case (log: build/logs/series.log)"
+    fi
+}
+
 # Our replaced files must be our own work (the project's shared tool).
 suite_independence() {
     local tool="$top/../shared/tools/check-independent"
@@ -127,7 +145,7 @@ suite_independence() {
 main() {
     local suites=("$@") s
     if [ ${#suites[@]} -eq 0 ]; then
-        suites=(builds qtests identity guest independence)
+        suites=(builds qtests identity guest series independence)
     fi
     mkdir -p "$top/build/logs"
     : > "$results"
