@@ -100,36 +100,32 @@ suite_identity() {
     done
 }
 
-suite_guest() {
-    local out line
-    out=$(timeout 1500 scripts/run-guest-tests.sh 2>&1)
-    echo "$out" > "$top/build/logs/guest.log"
+# run_suite NAME PREFIX TIMEOUT COMMAND...: run a script that prints
+# "PASS case" / "FAIL case: why" lines and count them under PREFIX.
+run_suite() {
+    local name=$1 prefix=$2 limit=$3 out line
+    shift 3
+    out=$(timeout "$limit" "$@" 2>&1)
+    echo "$out" > "$top/build/logs/$name.log"
     while IFS= read -r line; do
         case "$line" in
-        "PASS "*) pass "guest/${line#PASS }" ;;
-        "FAIL "*) fail "guest/${line#FAIL }" ;;
+        "PASS "*) pass "$prefix${line#PASS }" ;;
+        "FAIL "*) fail "$prefix${line#FAIL }" ;;
         esac
     done <<< "$out"
     if ! grep -qE '^(PASS|FAIL) ' <<< "$out"; then
-        fail "guest: ran no case (log: build/logs/guest.log)"
+        fail "$name: ran no case (log: build/logs/$name.log)"
     fi
+}
+
+suite_guest() {
+    run_suite guest guest/ 1500 scripts/run-guest-tests.sh
 }
 
 # The series applies with git am and quilt, builds at every prefix and
 # passes checkpatch.
 suite_series() {
-    local out line
-    out=$(timeout 2400 scripts/check-series.sh 2>&1)
-    echo "$out" > "$top/build/logs/series.log"
-    while IFS= read -r line; do
-        case "$line" in
-        "PASS "*) pass "${line#PASS }" ;;
-        "FAIL "*) fail "${line#FAIL }" ;;
-        esac
-    done <<< "$out"
-    if ! grep -qE '^(PASS|FAIL) ' <<< "$out"; then
-        fail "series: ran no case (log: build/logs/series.log)"
-    fi
+    run_suite series "" 2400 scripts/check-series.sh
 }
 
 # Our replaced files must be our own work (the project's shared tool).
