@@ -15,7 +15,7 @@ BUILD_PKGS=(
     libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
     bison flex xz-utils git rsync
 )
-RIG_PKGS=(cpio busybox-static e2fsprogs socat)
+RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
 BACKPORT_PKGS=(meson)
 
 log() { printf '[setup] %s\n' "$*"; }

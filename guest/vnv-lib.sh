@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Helpers for guest scenarios (busybox sh), sourced as /vnv-lib.sh.
+#
+# Line protocol on the serial console (ttyS0), read by scripts/vnv-guest.py:
+#   VNV-RESULT <case> PASS|FAIL <detail>   one test case
+#   VNV-READY <tag>                        a step the host may wait for
+#   VNV-INFO <text>                        progress for people
+#   VNV-DONE                               the scenario is over
+# The host answers on the second serial port (ttyS1) with "GO <tag>"
+# lines; wait_host reads them.
+
+CTL=/dev/ttyS1
+
+result() {
+    local name=$1 verdict=$2
+    shift 2
+    echo "VNV-RESULT $name $verdict $*"
+}
+
+ready() {
+    echo "VNV-READY $*"
+}
+
+info() {
+    echo "VNV-INFO $*"
+}
+
+# check CASE COMMAND...: PASS when COMMAND exits 0, else FAIL with the
+# last line it printed.
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        result "$name" PASS
+    else
+        result "$name" FAIL "'$*': $(echo "$out" | tail -n 1)"
+    fi
+}
+
+# expect CASE ACTUAL EXPECTED
+expect() {
+    if [ "$2" = "$3" ]; then
+        result "$1" PASS "$2"
+    else
+        result "$1" FAIL "got '$2', want '$3'"
+    fi
+}
+
+# show COMMAND...: run a command and copy its output to the console,
+# prefixed so the host can show it (the demo does).
+show() {
+    echo "VNV-CMD # $*"
+    "$@" 2>&1 | sed 's/^/VNV-OUT /'
+}
+
+# wait_host TAG [SECONDS]: tell the host we are at TAG and wait for its
+# "GO TAG" on the control port.  Returns 1 on timeout.
+wait_host() {
+    local tag=$1 limit=${2:-60} line
+    stty -F "$CTL" raw -echo 2> /dev/null
+    ready "$tag"
+    while read -r -t "$limit" line < "$CTL"; do
+        line=$(echo "$line" | tr -d '\r')
+        [ "$line" = "GO $tag" ] && return 0
+    done
+    return 1
+}
+
+# JSON field of ndctl/daxctl output without jq: first "KEY":VALUE.
+json_field() {
+    sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
+}
