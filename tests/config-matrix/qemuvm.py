@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Start a paused QEMU, talk QMP to it on stdio, and judge how it ended.
+
+Shared by run.py (the bad-configuration matrix) and hostile_stream.py
+(corrupted incoming migration streams).  Nothing here knows about NVDIMM
+cases; it only runs a binary and collects what happened.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+
+# What every run uses: a pc machine that never executes guest code.
+BASE_ARGS = ['-display', 'none', '-nodefaults', '-accel', 'tcg', '-S',
+             '-qmp', 'stdio']
+DEFAULT_MACHINE = 'pc,nvdimm=on'
+DEFAULT_MEMORY = '512M,slots=4,maxmem=8G'
+
+# Text in stderr that means QEMU died rather than refused.
+CRASH_MARKERS = ('Assertion', 'assertion failed', 'core dumped', 'Aborted',
+                 'Segmentation fault', 'AddressSanitizer', 'runtime error:',
+                 'Bail out!', '**ERROR**')
+
+
+class Run:
+    """The outcome of one QEMU process."""
+
+    def __init__(self, returncode, stderr, replies, events, timed_out):
+        self.returncode = returncode
+        self.stderr = stderr
+        self.replies = replies      # command id -> reply dict
+        self.events = events
+        self.timed_out = timed_out
+
+    def reply(self, cmd_id):
+        return self.replies.get(cmd_id)
+
+    def errors(self):
+        """The QMP error descriptions, in command order."""
+        return [r['error'].get('desc', '')
+                for _, r in sorted(self.replies.items())
+                if 'error' in r]
+
+    def crash(self):
+        """A reason when the process crashed or hung, else None."""
+        if self.timed_out:
+            return 'timed out (killed)'
+        if self.returncode is not None and self.returncode < 0:
+            return 'killed by signal %d' % -self.returncode
+        for marker in CRASH_MARKERS:
+            if marker in self.stderr:
+                return 'stderr contains %r' % marker
+        return None
+
+
+def firmware_args(binary):
+    """A build tree keeps its firmware in <builddir>/pc-bios."""
+    pc_bios = os.path.join(os.path.dirname(os.path.abspath(binary)),
+                           'pc-bios')
+    if os.path.isdir(pc_bios):
+        return ['-L', pc_bios]
+    return []
+
+
+def command_line(binary, args, machine=DEFAULT_MACHINE,
+                 memory=DEFAULT_MEMORY):
+    cmd = [binary] + firmware_args(binary) + BASE_ARGS
+    if machine is not None:
+        cmd += ['-machine', machine]
+    if memory is not None:
+        cmd += ['-m', memory]
+    return cmd + list(args)
+
+
+def qmp_script(commands):
+    """qmp_capabilities, then each command tagged with its index, then
+    quit.  QMP on stdio handles them in order, so the whole conversation
+    can be written up front."""
+    lines = [{'execute': 'qmp_capabilities', 'id': 'caps'}]
+    for index, command in enumerate(commands):
+        tagged = dict(command)
+        tagged['id'] = index
+        lines.append(tagged)
+    lines.append({'execute': 'quit', 'id': 'quit'})
+    return ''.join(json.dumps(line) + '\n' for line in lines)
+
+
+def parse_qmp_output(text):
+    replies, events = {}, []
+    for line in text.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if 'event' in message:
+            events.append(message)
+        elif 'id' in message and isinstance(message['id'], int):
+            replies[message['id']] = message
+    return replies, events
+
+
+def run_qemu(cmd, commands=(), cwd=None, timeout=20, wrapper=()):
+    """Run cmd (a full command line) with QMP on stdio, send commands and
+    quit, and return a Run."""
+    proc = subprocess.Popen(list(wrapper) + cmd, cwd=cwd,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    timed_out = False
+    try:
+        out, err = proc.communicate(qmp_script(commands), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        proc.kill()
+        out, err = proc.communicate()
+    replies, events = parse_qmp_output(out)
+    return Run(proc.returncode, err, replies, events, timed_out)
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pattern_bytes(seed, size):
+    """size bytes of a recognisable, non-zero, seed-dependent pattern."""
+    block = b''.join(hashlib.sha256(b'%s:%d' % (seed.encode(), i)).digest()
+                     for i in range(4096))           # 128 KiB
+    whole, rest = divmod(size, len(block))
+    return block * whole + block[:rest]
+
+
+def write_pattern_file(path, size, seed):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'wb') as f:
+        f.write(pattern_bytes(seed, size))
