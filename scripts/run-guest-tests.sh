@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run the guest test suites (tests/guest/test_*.py) against one QEMU and
+# print each case as "PASS name" / "FAIL name: why", then a summary line
+# "N passed, N failed".  Builds the guest first if it is missing.
+#
+#   run-guest-tests.sh [--qemu BIN] [--reference] [--verbose] [SUITE...]
+#
+# SUITE is a test file's name without test_ and .py (e.g. labels).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+SUITE_TIMEOUT=600
+
+usage() {
+    sed -n '4,10s/^# \{0,1\}//p' "$0"
+    exit 2
+}
+
+# run_suite FILE ARGS...: run one suite under a time limit, pass its
+# lines through and count them; a suite that reports nothing fails.
+run_suite() {
+    local file=$1 name out rc=0
+    shift
+    name=$(basename "$file" .py)
+    name=${name#test_}
+    echo "[guest] suite $name" >&2
+    out=$(timeout -k 10 "$SUITE_TIMEOUT" python3 "$file" "$@") || rc=$?
+    [ -z "$out" ] || echo "$out"
+    npass=$((npass + $(grep -c '^PASS ' <<< "$out" || true)))
+    nfail=$((nfail + $(grep -c '^FAIL ' <<< "$out" || true)))
+    if ! grep -qE '^(PASS|FAIL) ' <<< "$out"; then
+        echo "FAIL $name: the suite reported no case (exit $rc)"
+        nfail=$((nfail + 1))
+    elif [ "$rc" -ne 0 ] && ! grep -q '^FAIL ' <<< "$out"; then
+        echo "FAIL $name: the suite exited with $rc"
+        nfail=$((nfail + 1))
+    fi
+}
+
+main() {
+    local args=() suites=() s
+    while [ $# -gt 0 ]; do
+        case "$1" in
+        --qemu) args+=(--qemu "$2"); shift ;;
+        --reference)
+            args+=(--qemu "$top/build/reference/qemu-system-x86_64") ;;
+        --verbose) args+=(--verbose) ;;
+        -h|--help) usage ;;
+        -*) usage ;;
+        *) suites+=("$1") ;;
+        esac
+        shift
+    done
+    "$top/scripts/make-guest.sh" >&2
+    if [ ${#suites[@]} -eq 0 ]; then
+        for s in "$top"/tests/guest/test_*.py; do
+            s=$(basename "$s" .py)
+            suites+=("${s#test_}")
+        done
+    fi
+    npass=0
+    nfail=0
+    for s in "${suites[@]}"; do
+        run_suite "$top/tests/guest/test_$s.py" "${args[@]}"
+    done
+    echo "$npass passed, $nfail failed"
+    [ "$nfail" -eq 0 ]
+}
+
+main "$@"

@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Shared helpers of the guest test suites.
+
+A suite boots the test guest a few times (scripts/vnv-guest.py), each
+boot running one guest scenario that reports several cases, and adds
+host-side checks.  It prints one line per case, "PASS name" or
+"FAIL name: why", which scripts/run-guest-tests.sh counts.
+
+    suite = Suite("labels")        # parses --qemu
+    g = suite.boot("pc/labels", "labels-create", qemu_args=..., params=...)
+    suite.check("pc/labels/host-index", ok, "why it failed")
+    sys.exit(suite.finish())
+"""
+
+import argparse
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _load_runner():
+    path = os.path.join(TOP, "scripts", "vnv-guest.py")
+    spec = importlib.util.spec_from_file_location("vnv_guest", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["vnv_guest"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+vnv = _load_runner()
+Guest = vnv.Guest
+GuestError = vnv.GuestError
+nvdimm_args = vnv.nvdimm_args
+sparse_file = vnv.sparse_file
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+LABEL_SIZE = 128 * 1024
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Suite:
+    """One guest test suite: its QEMU, its scratch folder, its verdicts."""
+
+    def __init__(self, name):
+        ap = argparse.ArgumentParser(description="guest suite " + name)
+        ap.add_argument("--qemu", default=None,
+                        help="QEMU binary (default build/qemu/...)")
+        ap.add_argument("--verbose", action="store_true",
+                        help="copy the guest console to stderr")
+        opts = ap.parse_args()
+        self.name = name
+        self.qemu = opts.qemu
+        self.verbose = opts.verbose
+        self.workdir = os.path.join(TOP, "build", "guest-tests", name)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.makedirs(self.workdir)
+        self.passed = 0
+        self.failed = 0
+
+    def path(self, filename):
+        return os.path.join(self.workdir, filename)
+
+    def report(self, case, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS %s" % case, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s: %s" % (case, detail or "failed"), flush=True)
+
+    def check(self, case, ok, detail=""):
+        self.report(case, ok, detail)
+        return ok
+
+    def guest(self, prefix, scenario, **kwargs):
+        """A Guest of this suite's QEMU, logging under the case PREFIX."""
+        echo = (lambda line: print(line, file=sys.stderr)) \
+            if self.verbose else None
+        return Guest(scenario, qemu=self.qemu, echo=echo,
+                     name=prefix.replace("/", "-"),
+                     logdir=os.path.join(self.workdir, "logs"), **kwargs)
+
+    def boot(self, prefix, scenario, timeout=120, **kwargs):
+        """Boot, run SCENARIO to the end, report its cases under PREFIX.
+
+        Returns the finished Guest (for its console), or None when the
+        boot itself failed (reported as PREFIX/boot).
+        """
+        g = self.guest(prefix, scenario, **kwargs)
+        try:
+            g.start()
+            g.wait_done(timeout)
+        except GuestError as e:
+            g.kill()
+            self.report(prefix + "/boot", False, str(e))
+            return None
+        self.collect(prefix, g)
+        return g
+
+    def collect(self, prefix, g):
+        """Report the cases a guest printed; a guest with none fails."""
+        results = g.results()
+        for case, verdict, detail in results:
+            self.report("%s/%s" % (prefix, case), verdict == "PASS", detail)
+        if not results:
+            self.report(prefix + "/results", False,
+                        "the guest reported no case:\n" + g.tail())
+
+    def finish(self):
+        return 1 if self.failed else 0
+
+
+def info(g, key):
+    """Value of the guest's last "VNV-INFO key=value" line, or None."""
+    value = None
+    for line in g.console.lines:
+        marker = "VNV-INFO %s=" % key
+        if marker in line:
+            value = line.split(marker, 1)[1].strip()
+    return value

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Labels and persistence across a QEMU restart.
+
+Boot 1 (blank file): init-labels, an fsdax namespace, ext4 -o dax, a file.
+Host: the label area, the last label-size bytes of the file, starts with
+the namespace index signature.  Boot 2 (same file, new QEMU): same
+namespace uuid and mode, same file content, labels still check out.
+"""
+
+import sys
+import uuid
+
+from rig import GiB, LABEL_SIZE, Suite, info, nvdimm_args, sparse_file
+
+INDEX_SIGNATURE = b"NAMESPACE_INDEX\0"
+
+
+def label_area_signature(path):
+    with open(path, "rb") as f:
+        f.seek(-LABEL_SIZE, 2)
+        return f.read(len(INDEX_SIGNATURE))
+
+
+def main():
+    suite = Suite("labels")
+    backend = sparse_file(suite.path("labels.img"), GiB)
+    token = uuid.uuid4().hex
+    dimm = nvdimm_args("nv0", backend, "1G")
+
+    g = suite.boot("pc/labels", "labels-create", params={"token": token},
+                   qemu_args=dimm)
+    ns_uuid = info(g, "uuid") if g else None
+    signature = label_area_signature(backend)
+    suite.check("pc/labels/host-label-area", signature == INDEX_SIGNATURE,
+                "bytes at size-128K: %r" % signature)
+    if not ns_uuid:
+        suite.report("pc/restart", False, "the first boot made no namespace")
+        return suite.finish()
+
+    suite.boot("pc/restart", "labels-verify",
+               params={"token": token, "uuid": ns_uuid}, qemu_args=dimm)
+    return suite.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
