@@ -37,9 +37,9 @@ die() { printf 'make-guest: %s\n' "$*" >&2; exit 1; }
 kernel_package() {
     local ver pkg
     ver=$(apt-cache policy linux-image-amd64 |
-          awk '/Candidate:/ { print $2; exit }')
+          awk '/Candidate:/ && !n++ { print $2 }')
     pkg=$(apt-cache depends "linux-image-amd64=$ver" |
-          awk '/Depends: linux-image-/ { print $2; exit }')
+          awk '/Depends: linux-image-/ && !n++ { print $2 }')
     [[ "$pkg" =~ ^linux-image-6\.1\.0-[0-9]+-amd64$ ]] ||
         die "unexpected kernel package '$pkg' (want bookworm's 6.1)"
     echo "$pkg"

@@ -432,6 +432,41 @@ for _sig in (signal.SIGTERM, signal.SIGHUP):
     signal.signal(_sig, _exit_on_signal)
 
 
+def show_line(line):
+    """Print a console line for people: commands, output, results."""
+    kinds = {"VNV-CMD ": "  guest", "VNV-OUT ": "    ",
+             "VNV-INFO ": "  * ", "VNV-BOOTED ": "[guest] booted Linux "}
+    for marker, prefix in kinds.items():
+        if marker in line:
+            print(prefix + line.split(marker, 1)[1], flush=True)
+            return
+    m = RESULT_RE.search(line)
+    if m:
+        print("  [%s] %s %s" % (m.group(2), m.group(1), m.group(3)),
+              flush=True)
+    elif "Kernel panic" in line or "BUG:" in line:
+        print("[guest] " + line, flush=True)
+
+
+def run_cli(opts):
+    qemu = REFERENCE_QEMU if opts.reference else opts.qemu
+    params = dict(p.split("=", 1) for p in opts.param)
+    g = Guest(opts.scenario, qemu=qemu, params=params, machine=opts.machine,
+              qemu_args=opts.qemu_args, name="cli",
+              echo=show_line if opts.show else print)
+    print("[vnv-guest] starting %s (TCG; the boot takes about 10 s)"
+          % os.path.relpath(g.qemu), flush=True)
+    g.start()
+    booted = g.boot_seconds()
+    g.wait_done(opts.timeout)
+    print("[vnv-guest] init started %.1f s after QEMU, powered off after "
+          "%.1f s" % (booted, time.monotonic() - g.started_at), flush=True)
+    results = g.results()
+    failed = [r for r in results if r[1] == "FAIL"]
+    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
+    return 1 if failed or not results else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qemu", default=None, help="QEMU binary")
@@ -442,21 +477,15 @@ def main():
     ap.add_argument("--param", action="append", default=[],
                     metavar="KEY=VALUE", help="vnv.KEY=VALUE for the guest")
     ap.add_argument("--timeout", type=int, default=BOOT_TIMEOUT)
+    ap.add_argument("--show", action="store_true",
+                    help="print only commands, output and results")
     ap.add_argument("qemu_args", nargs="*", help="extra QEMU arguments")
     opts = ap.parse_args()
-    qemu = REFERENCE_QEMU if opts.reference else opts.qemu
-    params = dict(p.split("=", 1) for p in opts.param)
-    g = Guest(opts.scenario, qemu=qemu, params=params, machine=opts.machine,
-              qemu_args=opts.qemu_args, name="cli", echo=print)
-    g.start()
-    booted = g.boot_seconds()
-    g.wait_done(opts.timeout)
-    print("[vnv-guest] init started %.1fs after QEMU, powered off after "
-          "%.1fs" % (booted, time.monotonic() - g.started_at))
-    results = g.results()
-    failed = [r for r in results if r[1] == "FAIL"]
-    print("%d passed, %d failed" % (len(results) - len(failed), len(failed)))
-    return 1 if failed or not results else 0
+    try:
+        return run_cli(opts)
+    except GuestError as e:
+        print("vnv-guest: %s" % e, file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
