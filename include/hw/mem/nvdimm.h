@@ -11,6 +11,7 @@
 #include "hw/acpi/bios-linker-loader.h"
 #include "hw/acpi/acpi-defs.h"
 #include "hw/hotplug.h"
+#include "qemu/units.h"
 #include "qemu/uuid.h"
 #include "qom/object.h"
 

@@ -1,0 +1,372 @@
+/*
+ * Virtual NVDIMM device
+ *
+ * An NVDIMM is a pc-dimm whose backend holds two things: the persistent
+ * memory the guest maps, and, when label-size is set, a namespace label
+ * area in the last label-size bytes of the backend.  The guest reaches the
+ * labels only through the _DSM mailbox (hw/acpi/nvdimm.c) or the PAPR
+ * hcalls (hw/ppc/spapr_nvdimm.c), both of which go through the label hooks
+ * of this class.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/pmem.h"
+#include "qapi/error.h"
+#include "qapi/visitor.h"
+#include "hw/mem/nvdimm.h"
+#include "hw/mem/memory-device.h"
+#include "hw/qdev-properties.h"
+#include "system/hostmem.h"
+#include "trace.h"
+
+/*
+ * Where the label area and the PMEM region lie in the backend.  The guest
+ * region is aligned down to the backend's alignment, so a label size that
+ * is not a multiple of it leaves a small unused gap between the two; the
+ * labels themselves always end where the backend ends, which is where
+ * existing label areas on backend files are found.
+ */
+typedef struct NVDIMMLayout {
+    uint64_t backend_size;
+    uint64_t align;
+    uint64_t pmem_size;
+} NVDIMMLayout;
+
+static HostMemoryBackend *nvdimm_backend(NVDIMMDevice *nvdimm)
+{
+    return PC_DIMM(nvdimm)->hostmem;
+}
+
+static const char *nvdimm_memdev_id(NVDIMMDevice *nvdimm)
+{
+    return object_get_canonical_path_component(OBJECT(nvdimm_backend(nvdimm)));
+}
+
+static bool nvdimm_compute_layout(NVDIMMDevice *nvdimm, MemoryRegion *mr,
+                                  NVDIMMLayout *layout, Error **errp)
+{
+    layout->backend_size = memory_region_size(mr);
+    layout->align = memory_region_get_alignment(mr);
+    if (!layout->align) {
+        layout->align = qemu_real_host_page_size();
+    }
+
+    /* Written so that a huge label-size cannot overflow. */
+    if (nvdimm->label_size > layout->backend_size ||
+        layout->backend_size - nvdimm->label_size < layout->align) {
+        error_setg(errp, "the size of memdev %s (0x%" PRIx64 ") is too small"
+                   " to contain nvdimm label (0x%" PRIx64 ") and aligned"
+                   " PMEM (0x%" PRIx64 ")", nvdimm_memdev_id(nvdimm),
+                   layout->backend_size, nvdimm->label_size, layout->align);
+        return false;
+    }
+
+    layout->pmem_size = QEMU_ALIGN_DOWN(layout->backend_size -
+                                        nvdimm->label_size, layout->align);
+    return true;
+}
+
+/*
+ * A read-only backend cannot take the guest's persistent writes, so the
+ * guest must be told with the unarmed flag; refusing the configuration
+ * instead of setting the flag silently keeps the command line honest.
+ */
+static bool nvdimm_check_readonly(NVDIMMDevice *nvdimm, MemoryRegion *mr,
+                                  Error **errp)
+{
+    nvdimm->readonly = memory_region_is_rom(mr);
+    if (nvdimm->readonly && !nvdimm->unarmed) {
+        error_setg(errp, "'" NVDIMM_UNARMED_PROP "' property must be 'on'"
+                   " since memdev %s is read-only", nvdimm_memdev_id(nvdimm));
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Build the guest-visible region.  This runs the first time anybody asks
+ * for the device's memory region, which is the machine's pre-plug handler,
+ * before realize; the layout is fixed from then on.
+ */
+static bool nvdimm_prepare_memory_region(NVDIMMDevice *nvdimm, Error **errp)
+{
+    HostMemoryBackend *backend = nvdimm_backend(nvdimm);
+    NVDIMMLayout layout;
+    MemoryRegion *mr;
+    uint8_t *host;
+
+    if (nvdimm->nvdimm_mr) {
+        return true;
+    }
+    if (!backend) {
+        error_setg(errp, "'" PC_DIMM_MEMDEV_PROP "' property must be set");
+        return false;
+    }
+    mr = host_memory_backend_get_memory(backend);
+    if (!mr) {
+        error_setg(errp, "memdev %s has no memory yet",
+                   nvdimm_memdev_id(nvdimm));
+        return false;
+    }
+    if (!nvdimm_compute_layout(nvdimm, mr, &layout, errp) ||
+        !nvdimm_check_readonly(nvdimm, mr, errp)) {
+        return false;
+    }
+
+    nvdimm->nvdimm_mr = g_new(MemoryRegion, 1);
+    memory_region_init_alias(nvdimm->nvdimm_mr, OBJECT(nvdimm),
+                             "nvdimm-memory", mr, 0, layout.pmem_size);
+    /* The plug code places the region by this alignment. */
+    nvdimm->nvdimm_mr->align = layout.align;
+
+    if (nvdimm->label_size) {
+        host = memory_region_get_ram_ptr(mr);
+        nvdimm->label_data = host + layout.backend_size - nvdimm->label_size;
+    }
+    return true;
+}
+
+static MemoryRegion *nvdimm_md_get_memory_region(MemoryDeviceState *md,
+                                                 Error **errp)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(md);
+
+    if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
+        return NULL;
+    }
+    return nvdimm->nvdimm_mr;
+}
+
+static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(dimm);
+    NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
+
+    if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
+        return;
+    }
+    if (nvc->realize) {
+        nvc->realize(nvdimm, errp);
+    }
+}
+
+static void nvdimm_unrealize(PCDIMMDevice *dimm)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(dimm);
+    NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
+
+    if (nvc->unrealize) {
+        nvc->unrealize(nvdimm);
+    }
+}
+
+/* Label hooks */
+
+static bool nvdimm_label_range_ok(NVDIMMDevice *nvdimm, const char *what,
+                                  uint64_t size, uint64_t offset)
+{
+    if (nvdimm->label_data && offset <= nvdimm->label_size &&
+        size <= nvdimm->label_size - offset) {
+        return true;
+    }
+    qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: %s of 0x%" PRIx64 " bytes at"
+                  " offset 0x%" PRIx64 " is outside the label area"
+                  " (0x%" PRIx64 " bytes)\n", what, size, offset,
+                  nvdimm->label_size);
+    return false;
+}
+
+static void nvdimm_read_label_data(NVDIMMDevice *nvdimm, void *buf,
+                                   uint64_t size, uint64_t offset)
+{
+    trace_nvdimm_read_label_data(nvdimm_memdev_id(nvdimm), offset, size);
+    if (!nvdimm_label_range_ok(nvdimm, "label read", size, offset)) {
+        return;
+    }
+    memcpy(buf, (uint8_t *)nvdimm->label_data + offset, size);
+}
+
+/*
+ * With pmem=on the user asked that QEMU's own writes to the backend be
+ * durable before they are acknowledged.  On a real pmem mapping a cache
+ * flush is enough; anywhere else the written pages go to the file.
+ */
+static void nvdimm_persist_label_write(NVDIMMDevice *nvdimm, void *dst,
+                                       const void *buf, uint64_t size)
+{
+    HostMemoryBackend *backend = nvdimm_backend(nvdimm);
+
+#ifdef CONFIG_LIBPMEM
+    if (pmem_is_pmem(dst, size)) {
+        pmem_memcpy_persist(dst, buf, size);
+        return;
+    }
+#endif
+    memcpy(dst, buf, size);
+    if (qemu_msync(dst, size, memory_region_get_fd(&backend->mr))) {
+        warn_report("nvdimm: memdev %s: cannot sync label write: %s",
+                    nvdimm_memdev_id(nvdimm), strerror(errno));
+    }
+}
+
+static void nvdimm_write_label_data(NVDIMMDevice *nvdimm, const void *buf,
+                                    uint64_t size, uint64_t offset)
+{
+    HostMemoryBackend *backend = nvdimm_backend(nvdimm);
+    MemoryRegion *mr = &backend->mr;
+    uint8_t *dst;
+    bool persist;
+
+    trace_nvdimm_write_label_data(nvdimm_memdev_id(nvdimm), offset, size);
+    if (!nvdimm_label_range_ok(nvdimm, "label write", size, offset)) {
+        return;
+    }
+    if (nvdimm->readonly) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: label write to read-only"
+                      " memdev %s refused\n", nvdimm_memdev_id(nvdimm));
+        return;
+    }
+
+    dst = (uint8_t *)nvdimm->label_data + offset;
+    persist = object_property_get_bool(OBJECT(backend), "pmem", NULL);
+    if (persist) {
+        nvdimm_persist_label_write(nvdimm, dst, buf, size);
+    } else {
+        memcpy(dst, buf, size);
+    }
+
+    /*
+     * QEMU wrote behind the guest's back: tell dirty tracking, or a live
+     * migration that already sent these pages would lose the write.
+     */
+    memory_region_set_dirty(mr, dst - (uint8_t *)memory_region_get_ram_ptr(mr),
+                            size);
+}
+
+/* Properties */
+
+static void nvdimm_get_label_size(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(obj);
+    uint64_t value = nvdimm->label_size;
+
+    visit_type_size(v, name, &value, errp);
+}
+
+/*
+ * 0 means no label area.  Anything else must hold the two index blocks
+ * and the minimum number of labels of the namespace label protocol.
+ */
+static void nvdimm_set_label_size(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(obj);
+    uint64_t value;
+
+    if (nvdimm->nvdimm_mr) {
+        error_setg(errp, "cannot change property value");
+        return;
+    }
+    if (!visit_type_size(v, name, &value, errp)) {
+        return;
+    }
+    if (value && value < MIN_NAMESPACE_LABEL_SIZE) {
+        error_setg(errp, "Property '%s.%s' (0x%" PRIx64 ") is required"
+                   " at least 0x%" PRIx64, object_get_typename(obj), name,
+                   value, (uint64_t)MIN_NAMESPACE_LABEL_SIZE);
+        return;
+    }
+    nvdimm->label_size = value;
+}
+
+static void nvdimm_get_uuid(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    g_autofree char *value = qemu_uuid_unparse_strdup(&NVDIMM(obj)->uuid);
+
+    visit_type_str(v, name, &value, errp);
+}
+
+static void nvdimm_set_uuid(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(obj);
+    g_autofree char *value = NULL;
+    QemuUUID uuid;
+
+    if (DEVICE(obj)->realized) {
+        error_setg(errp, "cannot change property value");
+        return;
+    }
+    if (!visit_type_str(v, name, &value, errp)) {
+        return;
+    }
+    if (qemu_uuid_parse(value, &uuid)) {
+        error_setg(errp, "Property '%s.%s' has invalid value",
+                   object_get_typename(obj), name);
+        return;
+    }
+    nvdimm->uuid = uuid;
+}
+
+static const Property nvdimm_properties[] = {
+    DEFINE_PROP_BOOL(NVDIMM_UNARMED_PROP, NVDIMMDevice, unarmed, false),
+};
+
+static void nvdimm_class_add_properties(ObjectClass *oc)
+{
+    object_class_property_add(oc, NVDIMM_LABEL_SIZE_PROP, "int",
+                              nvdimm_get_label_size, nvdimm_set_label_size,
+                              NULL, NULL);
+    object_class_property_set_description(oc, NVDIMM_LABEL_SIZE_PROP,
+        "Size of the namespace label area at the end of the backend"
+        " (0: no labels, otherwise at least 128K)");
+    object_class_property_add(oc, NVDIMM_UUID_PROP, "QemuUUID",
+                              nvdimm_get_uuid, nvdimm_set_uuid, NULL, NULL);
+    object_class_property_set_description(oc, NVDIMM_UUID_PROP,
+        "UUID of the NVDIMM");
+    device_class_set_props(DEVICE_CLASS(oc), nvdimm_properties);
+}
+
+static void nvdimm_instance_finalize(Object *obj)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(obj);
+
+    /* The region itself went away with the device's child properties. */
+    g_free(nvdimm->nvdimm_mr);
+}
+
+static void nvdimm_class_init(ObjectClass *oc, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(oc);
+    PCDIMMDeviceClass *ddc = PC_DIMM_CLASS(oc);
+    MemoryDeviceClass *mdc = MEMORY_DEVICE_CLASS(oc);
+    NVDIMMClass *nvc = NVDIMM_CLASS(oc);
+
+    dc->desc = "NVDIMM persistent memory module";
+    ddc->realize = nvdimm_realize;
+    ddc->unrealize = nvdimm_unrealize;
+    mdc->get_memory_region = nvdimm_md_get_memory_region;
+    nvc->read_label_data = nvdimm_read_label_data;
+    nvc->write_label_data = nvdimm_write_label_data;
+    nvdimm_class_add_properties(oc);
+}
+
+static const TypeInfo nvdimm_types[] = {
+    {
+        .name = TYPE_NVDIMM,
+        .parent = TYPE_PC_DIMM,
+        .instance_size = sizeof(NVDIMMDevice),
+        .instance_finalize = nvdimm_instance_finalize,
+        .class_size = sizeof(NVDIMMClass),
+        .class_init = nvdimm_class_init,
+    },
+};
+
+DEFINE_TYPES(nvdimm_types)
