@@ -85,11 +85,11 @@ class Suite:
         self.report(case, ok, detail)
         return ok
 
-    def guest(self, prefix, scenario, **kwargs):
-        """A Guest of this suite's QEMU, logging under the case PREFIX."""
+    def guest(self, prefix, scenario, qemu=None, **kwargs):
+        """A Guest of this suite's QEMU (or QEMU), logging under PREFIX."""
         echo = (lambda line: print(line, file=sys.stderr)) \
             if self.verbose else None
-        return Guest(scenario, qemu=self.qemu, echo=echo,
+        return Guest(scenario, qemu=qemu or self.qemu, echo=echo,
                      name=prefix.replace("/", "-"),
                      logdir=os.path.join(self.workdir, "logs"), **kwargs)
 

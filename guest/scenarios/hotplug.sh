@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Hotplug: the host adds NVDIMMs while the guest waits; each one must show
+# up as a new region with a block device.  For each step N in
+# VNV_STEPS (e.g. "1,2") the guest waits for "GO plugN" and then for
+# region<N> of VNV_SIZE_<N> bytes.
+. /vnv-lib.sh
+
+# wait_path PATH SECONDS: poll until PATH exists.
+wait_path() {
+    local n=0
+    while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * 4))" ]; do
+        sleep 0.25
+        n=$((n + 1))
+    done
+    [ -e "$1" ]
+}
+
+for n in $(echo "$VNV_STEPS" | tr , " "); do
+    if ! wait_host "plug$n" 120; then
+        result "plug$n" FAIL "the host never said GO plug$n"
+        continue
+    fi
+    region=/sys/bus/nd/devices/region$n
+    check "plug$n/region$n" wait_path "$region" 30
+    eval want=\$VNV_SIZE_$n
+    expect "plug$n/size" "$(cat "$region/size" 2> /dev/null)" "$want"
+    check "plug$n/pmem$n" wait_path "/dev/pmem$n" 10
+done
+ready plugged-all

@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Live migration with a mounted fsdax namespace: the source labels the
+# NVDIMM, writes a file on ext4 -o dax and waits for "GO migrated"; the
+# destination then reads the file back, writes another one, and reads
+# the labels through its own label mailbox.
+# VNV_TOKEN: the file's content
+. /vnv-lib.sh
+
+ndctl disable-region all > /dev/null
+ndctl init-labels all > /dev/null
+ndctl enable-region all > /dev/null
+check before/create-fsdax ndctl create-namespace -m fsdax -r region0
+check before/mkfs mkfs.ext4 -q -F -E lazy_itable_init=1 /dev/pmem0
+check before/mount-dax mount -o dax /dev/pmem0 /mnt
+echo "$VNV_TOKEN" > /mnt/before.txt
+sync
+
+if ! wait_host migrated 120; then
+    result after/go FAIL "the host never said GO migrated"
+    exit 0
+fi
+expect after/file "$(cat /mnt/before.txt 2>&1)" "$VNV_TOKEN"
+echo "after-$VNV_TOKEN" > /mnt/after.txt
+sync
+expect after/write "$(cat /mnt/after.txt 2>&1)" "after-$VNV_TOKEN"
+check after/umount umount /mnt
+check after/read-labels ndctl read-labels -j nmem0
