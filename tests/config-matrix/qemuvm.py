@@ -9,7 +9,9 @@ cases; it only runs a binary and collects what happened.
 import hashlib
 import json
 import os
+import select
 import subprocess
+import time
 
 # What every run uses: a pc machine that never executes guest code.
 BASE_ARGS = ['-display', 'none', '-nodefaults', '-accel', 'tcg', '-S',
@@ -137,3 +139,81 @@ def write_pattern_file(path, size, seed):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, 'wb') as f:
         f.write(pattern_bytes(seed, size))
+
+
+class QmpSession:
+    """An interactive QMP conversation on stdio, for runs that must wait
+    for something (a migration) before deciding what to send next."""
+
+    def __init__(self, cmd, cwd=None, stderr_path=None):
+        self.stderr_path = stderr_path or os.devnull
+        self._stderr = open(self.stderr_path, 'w')
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=self._stderr, text=True)
+        self._buffer = b''
+        self._next_id = 0
+        self.events = []
+        self.alive = self._read_message(10) is not None   # the greeting
+        if self.alive:
+            self.alive = 'return' in (self.execute('qmp_capabilities') or {})
+
+    def _read_message(self, timeout):
+        """The next JSON line, or None on timeout or end of output.  Lines
+        are split here, not by a buffered reader, so select() stays true
+        to what is still unread."""
+        deadline = time.monotonic() + timeout
+        while b'\n' not in self._buffer:
+            left = deadline - time.monotonic()
+            fd = self.proc.stdout.fileno()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b'\n', 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {}
+
+    def execute(self, name, timeout=10, **arguments):
+        """Send one command; its reply, or None when QEMU went away."""
+        self._next_id += 1
+        message = {'execute': name, 'id': self._next_id}
+        if arguments:
+            message['arguments'] = arguments
+        try:
+            self.proc.stdin.write(json.dumps(message) + '\n')
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        return self._reply(self._next_id, timeout)
+
+    def _reply(self, cmd_id, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self._read_message(deadline - time.monotonic())
+            if message is None:
+                return None
+            if 'event' in message:
+                self.events.append(message)
+            elif message.get('id') == cmd_id:
+                return message
+        return None
+
+    def finish(self, timeout=10):
+        """Quit if still there, reap, and return a Run."""
+        self.execute('quit')
+        timed_out = False
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            self.proc.kill()
+            self.proc.wait()
+        self._stderr.close()
+        with open(self.stderr_path, errors='replace') as f:
+            stderr = f.read() if self.stderr_path != os.devnull else ''
+        return Run(self.proc.returncode, stderr, {}, self.events, timed_out)
