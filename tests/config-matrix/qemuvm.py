@@ -56,12 +56,17 @@ class Run:
         return None
 
 
+# Firmware: a build tree keeps it in <builddir>/pc-bios; a build that
+# lacks it borrows the reference build's (the CPUs never run anyway).
+REFERENCE_PC_BIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                 '..', '..', 'build', 'reference', 'pc-bios')
+
+
 def firmware_args(binary):
-    """A build tree keeps its firmware in <builddir>/pc-bios."""
-    pc_bios = os.path.join(os.path.dirname(os.path.abspath(binary)),
-                           'pc-bios')
-    if os.path.isdir(pc_bios):
-        return ['-L', pc_bios]
+    own = os.path.join(os.path.dirname(os.path.abspath(binary)), 'pc-bios')
+    for pc_bios in (own, REFERENCE_PC_BIOS):
+        if os.path.exists(os.path.join(pc_bios, 'bios-256k.bin')):
+            return ['-L', os.path.abspath(pc_bios)]
     return []
 
 

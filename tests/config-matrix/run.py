@@ -231,6 +231,25 @@ def stock_problems(case, ref):
     return []
 
 
+def result_differences(ours, ref):
+    """How the visible results differ, in a few words each."""
+    (our_start, our_kinds, our_queries) = ours.signature()
+    (ref_start, ref_kinds, ref_queries) = ref.signature()
+    if our_start != ref_start:
+        return ['ours %s, stock %s' % (
+            'started' if our_start else 'did not start',
+            'started' if ref_start else 'did not start')]
+    problems = []
+    if our_kinds != ref_kinds:
+        problems.append('QMP replies ours %s, stock %s'
+                        % ('/'.join(our_kinds), '/'.join(ref_kinds)))
+    names = ('query-memory-devices', 'query-memdev')
+    for name, mine, theirs in zip(names, our_queries, ref_queries):
+        if mine != theirs:
+            problems.append('%s ours %s, stock %s' % (name, mine, theirs))
+    return problems
+
+
 def comparison_problems(case, ours, ref):
     problems = []
     if ours.outcome != expected_outcome(case):
@@ -239,9 +258,7 @@ def comparison_problems(case, ours, ref):
     elif ours.outcome == 'refuse' and not names_value(case, ours.message):
         problems.append('our message names none of %s' % (case.names,))
     if ref and case.name not in DELIBERATE:
-        if ours.signature() != ref.signature():
-            problems.append('result differs from stock: ours %s, stock %s'
-                            % (ours.signature(), ref.signature()))
+        problems += result_differences(ours, ref)
         if ours.changed != ref.changed:
             problems.append('changed %s, stock changed %s'
                             % (ours.changed, ref.changed))
