@@ -38,12 +38,6 @@ class Run:
     def reply(self, cmd_id):
         return self.replies.get(cmd_id)
 
-    def errors(self):
-        """The QMP error descriptions, in command order."""
-        return [r['error'].get('desc', '')
-                for _, r in sorted(self.replies.items())
-                if 'error' in r]
-
     def crash(self):
         """A reason when the process crashed or hung, else None."""
         if self.timed_out:

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import cases as matrix                                      # noqa: E402
 from qemuvm import (command_line, run_qemu, sha256_file,    # noqa: E402
-                    write_pattern_file, pattern_bytes)
+                    pattern_bytes)
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 DEFAULT_QEMU = os.path.join(TOP, 'build/qemu/qemu-system-x86_64')
