@@ -245,6 +245,7 @@ static void test_backend_help(void)
  */
 typedef struct Refusal {
     const char *name;
+    const char *machine;        /* -machine value; NULL: pc,nvdimm=on */
     uint64_t file_size;
     const char *backend_opts;
     const char *device_opts;
@@ -253,96 +254,113 @@ typedef struct Refusal {
 
 static const Refusal refusals[] = {
     {
-        "device/refuse/label-64K", BACKEND_SIZE, "size=256M,share=on",
+        "device/refuse/label-64K", NULL, BACKEND_SIZE, "size=256M,share=on",
         ",label-size=64K",
         "Property 'nvdimm.label-size' (0x10000) is required at least 0x20000"
     }, {
-        "device/refuse/label-127K", BACKEND_SIZE, "size=256M,share=on",
+        "device/refuse/label-127K", NULL, BACKEND_SIZE, "size=256M,share=on",
         ",label-size=127K", "is required at least 0x20000"
     }, {
-        "device/refuse/label-fills-backend", BACKEND_SIZE,
+        "device/refuse/label-fills-backend", NULL, BACKEND_SIZE,
         "size=256M,share=on", ",label-size=256M",
         "the size of memdev m (0x10000000) is too small to contain nvdimm"
         " label (0x10000000) and aligned PMEM (0x1000)"
     }, {
-        "device/refuse/label-1T", BACKEND_SIZE, "size=256M,share=on",
+        "device/refuse/label-1T", NULL, BACKEND_SIZE, "size=256M,share=on",
         ",label-size=1T",
         "is too small to contain nvdimm label (0x10000000000)"
     }, {
         /* 2M alignment: the PMEM left after 255M of labels rounds to 0 */
-        "device/refuse/pmem-empty-after-align", BACKEND_SIZE,
+        "device/refuse/pmem-empty-after-align", NULL, BACKEND_SIZE,
         "size=256M,share=on,align=2M", ",label-size=255M",
         "and aligned PMEM (0x200000)"
     }, {
-        "device/refuse/readonly-armed", BACKEND_SIZE, "size=256M,readonly=on",
+        "device/refuse/readonly-armed", NULL, BACKEND_SIZE, "size=256M,readonly=on",
         "", "'unarmed' property must be 'on' since memdev m is read-only"
     }, {
-        "device/refuse/rom-unarmed-off", BACKEND_SIZE,
+        "device/refuse/rom-unarmed-off", NULL, BACKEND_SIZE,
         "size=256M,readonly=on,rom=on,share=on", ",unarmed=off",
         "'unarmed' property must be 'on' since memdev m is read-only"
     }, {
-        "device/refuse/bad-uuid", BACKEND_SIZE, "size=256M",
+        "device/refuse/bad-uuid", NULL, BACKEND_SIZE, "size=256M",
         ",uuid=not-a-uuid", "Property 'nvdimm.uuid' has invalid value"
     }, {
-        "backend/refuse/file-too-small", 64 * MiB, "size=256M,share=on",
+        "backend/refuse/file-too-small", NULL, 64 * MiB, "size=256M,share=on",
         ",unarmed=on",
         "m backing store size 0x4000000 is too small for 'size' option"
         " 0x10000000 plus 'offset' option 0x0"
     }, {
-        "backend/refuse/offset-past-end", 64 * MiB,
+        "backend/refuse/offset-past-end", NULL, 64 * MiB,
         "size=32M,offset=48M,share=on", ",unarmed=on",
         "m backing store size 0x4000000 is too small for 'size' option"
         " 0x2000000 plus 'offset' option 0x3000000"
     }, {
-        "backend/refuse/readonly-offset-past-end", 64 * MiB,
+        "backend/refuse/readonly-offset-past-end", NULL, 64 * MiB,
         "size=64M,offset=4K,readonly=on", ",unarmed=on",
         "is too small for 'size' option 0x4000000 plus 'offset' option 0x1000"
     }, {
-        "backend/refuse/offset-misaligned", 64 * MiB,
+        "backend/refuse/offset-misaligned", NULL, 64 * MiB,
         "size=32M,offset=1K,share=on", ",unarmed=on",
         "offset 0x400 must be multiples of page size 0x1000"
     }, {
-        "backend/refuse/align-below-page", 64 * MiB,
+        "backend/refuse/align-below-page", NULL, 64 * MiB,
         "size=32M,align=3K,share=on", ",unarmed=on",
         "alignment 0xc00 must be multiples of page size 0x1000"
     }, {
-        "backend/refuse/align-not-power-of-2", 64 * MiB,
+        "backend/refuse/align-not-power-of-2", NULL, 64 * MiB,
         "size=32M,align=12K,share=on", ",unarmed=on",
         "alignment 0x3000 must be a power of two"
     }, {
-        "backend/refuse/size-not-page-multiple", 64 * MiB,
+        "backend/refuse/size-not-page-multiple", NULL, 64 * MiB,
         "size=5000,share=on", ",unarmed=on",
         "backend 'memory-backend-file' memory size must be multiple of 4 KiB"
     }, {
-        "backend/refuse/rom-on-writable", 64 * MiB, "size=64M,rom=on",
+        "backend/refuse/rom-on-writable", NULL, 64 * MiB, "size=64M,rom=on",
         ",unarmed=on",
         "property 'rom' = 'on' is not supported with 'readonly' = 'off'"
     }, {
-        "backend/refuse/rom-off-shared-readonly", 64 * MiB,
+        "backend/refuse/rom-off-shared-readonly", NULL, 64 * MiB,
         "size=64M,readonly=on,rom=off,share=on", ",unarmed=on",
         "property 'rom' = 'off' is incompatible with 'readonly' = 'on' and"
         " 'share' = 'on'"
     }, {
-        "backend/refuse/rom-bad-value", 64 * MiB, "size=64M,rom=maybe",
+        "backend/refuse/rom-bad-value", NULL, 64 * MiB, "size=64M,rom=maybe",
         ",unarmed=on", "Parameter 'rom' does not accept value 'maybe'"
     }, {
         /* readonly=on never creates a file */
-        "backend/refuse/readonly-missing-file", 0, "size=64M,readonly=on",
+        "backend/refuse/readonly-missing-file", NULL, 0, "size=64M,readonly=on",
         ",unarmed=on", "No such file or directory"
+    }, {
+        "device/refuse/memdev-busy", NULL, BACKEND_SIZE,
+        "size=256M,share=on", " -device nvdimm,memdev=m",
+        "can't use already busy memdev: m"
+    }, {
+        "device/refuse/nvdimm-off-pc", "pc", BACKEND_SIZE,
+        "size=256M,share=on", "",
+        "nvdimm is not enabled: missing 'nvdimm' in '-M'"
+    }, {
+        "device/refuse/nvdimm-off-q35", "q35,nvdimm=off", BACKEND_SIZE,
+        "size=256M", "", "nvdimm is not enabled: missing 'nvdimm' in '-M'"
     },
 };
 
 static void test_refusal(const void *opaque)
 {
     const Refusal *r = opaque;
+    const char *machine = r->machine ? r->machine : "pc,nvdimm=on";
+    g_autofree char *type = g_strndup(machine, strcspn(machine, ","));
     g_autofree char *args = NULL;
     Fixture fx;
 
+    if (!qtest_has_machine(type)) {
+        g_test_skip("machine not available");
+        return;
+    }
     fixture_init(&fx, r->file_size);
-    args = g_strdup_printf(MACHINE_ARGS
+    args = g_strdup_printf("-machine %s -m 512M,slots=4,maxmem=4G "
                            "-object memory-backend-file,id=m,mem-path=%s,%s "
                            "-device nvdimm,id=nv0,memdev=m%s",
-                           fx.file, r->backend_opts, r->device_opts);
+                           machine, fx.file, r->backend_opts, r->device_opts);
     assert_refused(&fx, args, r->message);
     if (!r->file_size) {
         g_assert_false(g_file_test(fx.file, G_FILE_TEST_EXISTS));
@@ -350,46 +368,20 @@ static void test_refusal(const void *opaque)
     fixture_cleanup(&fx);
 }
 
+/* Without a usable memdev there is no backend file to check */
 static void test_refuse_memdev(void)
 {
-    g_autofree char *busy = NULL;
     Fixture fx;
 
-    fixture_init(&fx, BACKEND_SIZE);
+    fixture_init(&fx, 0);
     assert_refused(&fx, MACHINE_ARGS "-device nvdimm,id=nv0",
                    "'memdev' property must be set");
     assert_refused(&fx, MACHINE_ARGS "-device nvdimm,id=nv0,memdev=nosuch",
                    "Device 'nosuch' not found");
-    busy = g_strdup_printf(MACHINE_ARGS
-        "-object memory-backend-file,id=m,mem-path=%s,size=256M,share=on "
-        "-device nvdimm,memdev=m -device nvdimm,memdev=m", fx.file);
-    assert_refused(&fx, busy, "can't use already busy memdev: m");
-    fixture_cleanup(&fx);
-}
-
-static void test_refuse_nvdimm_off(void)
-{
-    g_autofree char *pc = NULL;
-    g_autofree char *q35 = NULL;
-    Fixture fx;
-
-    fixture_init(&fx, BACKEND_SIZE);
-    pc = g_strdup_printf("-machine pc -m 512M,slots=4,maxmem=4G "
-        "-object memory-backend-file,id=m,mem-path=%s,size=256M,share=on "
-        "-device nvdimm,memdev=m", fx.file);
-    assert_refused(&fx, pc, "nvdimm is not enabled: missing 'nvdimm' in '-M'");
-    if (qtest_has_machine("q35")) {
-        q35 = g_strdup_printf("-machine q35,nvdimm=off "
-            "-m 512M,slots=4,maxmem=4G "
-            "-object memory-backend-file,id=m,mem-path=%s,size=256M "
-            "-device nvdimm,memdev=m", fx.file);
-        assert_refused(&fx, q35, "nvdimm is not enabled");
-    }
     fixture_cleanup(&fx);
 }
 
 /* mem-path and size are required */
-/* readonly=on never creates a file, and mem-path and size are required */
 static void test_refuse_missing_options(void)
 {
     g_autofree char *missing_path = NULL;
@@ -790,8 +782,6 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &refusals[i], test_refusal);
     }
     qtest_add_func("/nvdimm/device/refuse/memdev", test_refuse_memdev);
-    qtest_add_func("/nvdimm/device/refuse/nvdimm-off",
-                   test_refuse_nvdimm_off);
     qtest_add_func("/nvdimm/backend/refuse/missing-options",
                    test_refuse_missing_options);
     qtest_add_func("/nvdimm/device/query-memory-devices",
