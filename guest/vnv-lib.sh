@@ -29,12 +29,14 @@ info() {
 # check CASE COMMAND...: PASS when COMMAND exits 0, else FAIL with the
 # last line it printed.
 check() {
-    local name=$1 out
+    local name=$1 out rc=0
     shift
-    if out=$("$@" 2>&1); then
+    out=$("$@" 2>&1) || rc=$?
+    if [ "$rc" = 0 ]; then
         result "$name" PASS
     else
-        result "$name" FAIL "'$*': $(echo "$out" | tail -n 1)"
+        result "$name" FAIL "'$*' exited $rc${out:+: $(echo "$out" |
+            tail -n 1)}"
     fi
 }
 

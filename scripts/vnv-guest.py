@@ -159,9 +159,9 @@ class Console:
 class QMP:
     """A minimal QMP client on a unix socket."""
 
-    def __init__(self, path, deadline):
+    def __init__(self, path, deadline, alive):
         self.events = []
-        self._sock = _connect_unix(path, deadline)
+        self._sock = _connect_unix(path, deadline, alive)
         self._sock.settimeout(QMP_TIMEOUT)
         self._file = self._sock.makefile("rwb")
         self._receive()                                  # greeting
@@ -192,7 +192,7 @@ class QMP:
         self._sock.close()
 
 
-def _connect_unix(path, deadline):
+def _connect_unix(path, deadline, alive=lambda: True):
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -200,7 +200,7 @@ def _connect_unix(path, deadline):
             return s
         except OSError:
             s.close()
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or not alive():
                 raise GuestError("cannot connect to %s" % path)
             time.sleep(0.05)
 
@@ -264,17 +264,22 @@ class Guest:
         return args + self.qemu_args
 
     def _firmware_args(self):
-        # A build tree's binary finds its firmware in qemu-bundle/; a tree
-        # without it still has the pc-bios/ links; other binaries get
-        # Debian's firmware directories.
+        # A build tree's binary finds its firmware in qemu-bundle/.  When
+        # that is missing, point QEMU at the tree's pc-bios/ links and
+        # option ROMs and at Debian's seabios and ipxe-qemu.
         bindir = os.path.dirname(os.path.realpath(self.qemu))
         bundle = os.path.join(bindir, "qemu-bundle", "usr", "local", "share",
                               "qemu", "bios-256k.bin")
         if os.path.exists(bundle):
             return []
-        if os.path.isdir(os.path.join(bindir, "pc-bios")):
-            return ["-L", os.path.join(bindir, "pc-bios")]
-        return ["-L", "/usr/share/seabios", "-L", "/usr/lib/ipxe/qemu"]
+        dirs = [os.path.join(bindir, "pc-bios"),
+                os.path.join(bindir, "pc-bios", "optionrom"),
+                "/usr/share/seabios", "/usr/lib/ipxe/qemu"]
+        args = []
+        for d in dirs:
+            if os.path.isdir(d):
+                args += ["-L", d]
+        return args
 
     def start(self):
         if not os.access(self.qemu, os.X_OK):
@@ -291,7 +296,8 @@ class Guest:
         _live_guests.append(self)
         self.console = Console(self.proc.stdout, log + ".console", self.echo)
         try:
-            self._qmp = QMP(self.qmp_path, time.monotonic() + 10)
+            self._qmp = QMP(self.qmp_path, time.monotonic() + 10,
+                            self.alive)
         except GuestError:
             self.kill()
             raise GuestError("%s: QEMU did not start: %s"
@@ -356,20 +362,25 @@ class Guest:
     def go(self, tag):
         """Release a guest blocked in wait_host TAG."""
         if self._ctl is None:
-            self._ctl = _connect_unix(self.ctl_path, time.monotonic() + 5)
+            self._ctl = _connect_unix(self.ctl_path, time.monotonic() + 5,
+                                      self.alive)
         self._ctl.sendall(("GO %s\n" % tag).encode())
 
     def results(self):
         """[(case, "PASS"|"FAIL", detail)] the guest reported so far."""
         out = []
-        for line in list(self.console.lines):
+        for line in self.lines():
             m = RESULT_RE.search(line)
             if m:
                 out.append((m.group(1), m.group(2), m.group(3).strip()))
         return out
 
+    def lines(self):
+        """The console lines so far (none before start)."""
+        return list(self.console.lines) if self.console else []
+
     def tail(self, n=15):
-        return "\n".join(self.console.lines[-n:])
+        return "\n".join(self.lines()[-n:])
 
     def stderr_text(self):
         self.stderr.flush()

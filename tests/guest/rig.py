@@ -115,7 +115,7 @@ class Suite:
         results = g.results()
         for case, verdict, detail in results:
             self.report("%s/%s" % (prefix, case), verdict == "PASS", detail)
-        if not results:
+        if not results and g.started_at is not None:
             self.report(prefix + "/results", False,
                         "the guest reported no case:\n" + g.tail())
 
@@ -126,7 +126,7 @@ class Suite:
 def info(g, key):
     """Value of the guest's last "VNV-INFO key=value" line, or None."""
     value = None
-    for line in g.console.lines:
+    for line in g.lines():
         marker = "VNV-INFO %s=" % key
         if marker in line:
             value = line.split(marker, 1)[1].strip()
