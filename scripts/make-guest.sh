@@ -238,6 +238,7 @@ main() {
     unpack_packages "$key" "${files[@]}"
     log "assembling the initramfs for $kver"
     assemble_initramfs "$kver"
+    printf '%s\n' "${files[@]}" > "$out/packages.txt"
     echo "$key-$(rig_hash)" > "$out/.stamp"
     log "built $out/vmlinuz and $out/initrd.img" \
         "($(du -h "$out/initrd.img" | cut -f1))"
