@@ -27,6 +27,7 @@ Command line: vnv-guest.py --scenario NAME [--qemu BIN] [-- QEMU ARGS]
 
 import argparse
 import atexit
+import ctypes
 import json
 import os
 import re
@@ -292,7 +293,8 @@ class Guest:
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=self.stderr,
-                                     start_new_session=True)
+                                     start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         _live_guests.append(self)
         self.console = Console(self.proc.stdout, log + ".console", self.echo)
         try:
@@ -427,6 +429,13 @@ class Guest:
                 raise GuestError("%s: migration %s" % (self.name, status))
             time.sleep(0.2)
         raise GuestError("%s: migration timed out" % self.name)
+
+
+def _die_with_parent():
+    """In the child: get SIGKILL when the runner dies, however it dies."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _kill_all():

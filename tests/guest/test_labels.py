@@ -5,7 +5,9 @@
 Boot 1 (blank file): init-labels, an fsdax namespace, ext4 -o dax, a file.
 Host: the label area, the last label-size bytes of the file, starts with
 the namespace index signature.  Boot 2 (same file, new QEMU): same
-namespace uuid and mode, same file content, labels still check out.
+namespace uuid and mode, same file content, labels still check out; then
+the namespace is destroyed and re-created as devdax, then as sector with
+data on it.  Boot 3: the sector namespace, its uuid and data are back.
 """
 
 import sys
@@ -38,8 +40,16 @@ def main():
         suite.report("pc/restart", False, "the first boot made no namespace")
         return suite.finish()
 
-    suite.boot("pc/restart", "labels-verify",
-               params={"token": token, "uuid": ns_uuid}, qemu_args=dimm)
+    g = suite.boot("pc/restart", "labels-verify",
+                   params={"token": token, "uuid": ns_uuid}, qemu_args=dimm)
+    sector_uuid = info(g, "sector-uuid") if g else None
+    if not sector_uuid:
+        suite.report("pc/restart-sector", False,
+                     "the second boot made no sector namespace")
+        return suite.finish()
+
+    suite.boot("pc/restart-sector", "labels-sector",
+               params={"token": token, "uuid": sector_uuid}, qemu_args=dimm)
     return suite.finish()
 
 
