@@ -24,26 +24,21 @@
 
 OBJECT_DECLARE_SIMPLE_TYPE(HostMemoryBackendFile, MEMORY_BACKEND_FILE)
 
-/**
- * HostMemoryBackendFile:
- * @mem_path: the file, directory or device to map
- * @align: alignment of the mapping in the host; 0 for the page size
- * @offset: where the guest's memory starts in @mem_path
- * @discard_data: drop the file's contents when the backend goes away
- * @is_pmem: @mem_path is persistent memory; QEMU persists its own writes
- * @readonly: open @mem_path read-only
- * @rom: map as ROM (on), as writable RAM (off), or as @readonly says (auto)
- */
 struct HostMemoryBackendFile {
     HostMemoryBackend parent_obj;
 
-    char *mem_path;
-    uint64_t align;
-    uint64_t offset;
-    bool discard_data;
-    bool is_pmem;
-    bool readonly;
-    OnOffAuto rom;
+    /* What to map */
+    char *mem_path;             /* a file, a directory or /dev/daxX.Y */
+    uint64_t offset;            /* start of the guest memory in mem_path */
+    bool readonly;              /* open mem_path O_RDONLY */
+
+    /* How to map it */
+    uint64_t align;             /* host alignment; 0 means the page size */
+    OnOffAuto rom;              /* ROM, writable RAM, or as readonly says */
+    bool persistent;            /* pmem=on: persist QEMU's own writes */
+
+    /* When the backend goes away */
+    bool discard_data;          /* drop the contents instead of keeping */
 };
 
 /*
@@ -82,13 +77,17 @@ static bool file_backend_wants_rom(HostMemoryBackendFile *fb, bool share,
  * file is opened: the generic check in the backend core runs only after
  * the mapping, by which time a new file has been created and sized.
  */
-static bool file_backend_check_size(HostMemoryBackend *backend, Error **errp)
+static bool file_backend_check_options(HostMemoryBackendFile *fb,
+                                       Error **errp)
 {
+    HostMemoryBackend *backend = MEMORY_BACKEND(fb);
     size_t pagesize = qemu_real_host_page_size();
     g_autofree char *pagesize_str = NULL;
 
-    if (!backend->size) {
-        error_setg(errp, "can't create backend with size 0");
+    /* -object and object-add insist on both; other creators may not */
+    if (!fb->mem_path || !backend->size) {
+        error_setg(errp, "%s needs both 'mem-path' and a non-zero 'size'",
+                   object_get_typename(OBJECT(fb)));
         return false;
     }
     if (!QEMU_IS_ALIGNED(backend->size, pagesize)) {
@@ -108,7 +107,7 @@ static uint32_t file_backend_ram_flags(HostMemoryBackendFile *fb, bool rom)
     flags |= backend->share ? RAM_SHARED : RAM_PRIVATE;
     flags |= backend->reserve ? 0 : RAM_NORESERVE;
     flags |= backend->guest_memfd ? RAM_GUEST_MEMFD : 0;
-    flags |= fb->is_pmem ? RAM_PMEM : 0;
+    flags |= fb->persistent ? RAM_PMEM : 0;
     flags |= fb->readonly ? RAM_READONLY_FD : 0;
     flags |= rom ? RAM_READONLY : 0;
     return flags;
@@ -121,11 +120,7 @@ static bool file_backend_memory_alloc(HostMemoryBackend *backend,
     g_autofree char *name = NULL;
     bool rom;
 
-    if (!fb->mem_path) {
-        error_setg(errp, "mem-path property not set");
-        return false;
-    }
-    if (!file_backend_check_size(backend, errp) ||
+    if (!file_backend_check_options(fb, errp) ||
         !file_backend_wants_rom(fb, backend->share, &rom, errp)) {
         return false;
     }
@@ -212,7 +207,7 @@ static void file_backend_set_discard_data(Object *obj, bool value,
 
 static bool file_backend_get_pmem(Object *obj, Error **errp)
 {
-    return MEMORY_BACKEND_FILE(obj)->is_pmem;
+    return MEMORY_BACKEND_FILE(obj)->persistent;
 }
 
 static void file_backend_set_pmem(Object *obj, bool value, Error **errp)
@@ -235,7 +230,7 @@ static void file_backend_set_pmem(Object *obj, bool value, Error **errp)
         return;
     }
 #endif
-    MEMORY_BACKEND_FILE(obj)->is_pmem = value;
+    MEMORY_BACKEND_FILE(obj)->persistent = value;
 }
 
 static bool file_backend_get_readonly(Object *obj, Error **errp)

@@ -142,26 +142,24 @@ static MemoryRegion *nvdimm_md_get_memory_region(MemoryDeviceState *md,
     return nvdimm->nvdimm_mr;
 }
 
+/* pc-dimm has checked the memdev; finish the layout, then the subclass */
 static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
 {
     NVDIMMDevice *nvdimm = NVDIMM(dimm);
     NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
 
-    if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
-        return;
-    }
-    if (nvc->realize) {
+    if (nvdimm_prepare_memory_region(nvdimm, errp) && nvc->realize) {
         nvc->realize(nvdimm, errp);
     }
 }
 
+/* The region and label pointer stay until finalize; only the subclass acts */
 static void nvdimm_unrealize(PCDIMMDevice *dimm)
 {
-    NVDIMMDevice *nvdimm = NVDIMM(dimm);
-    NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
+    NVDIMMClass *nvc = NVDIMM_GET_CLASS(dimm);
 
     if (nvc->unrealize) {
-        nvc->unrealize(nvdimm);
+        nvc->unrealize(NVDIMM(dimm));
     }
 }
 
@@ -250,69 +248,78 @@ static void nvdimm_write_label_data(NVDIMMDevice *nvdimm, const void *buf,
 
 /* Properties */
 
-static void nvdimm_get_label_size(Object *obj, Visitor *v, const char *name,
-                                  void *opaque, Error **errp)
+/*
+ * The layout is fixed by the first nvdimm_prepare_memory_region(); from
+ * then on label-size and the region derived from it must stay as they are.
+ */
+static bool nvdimm_layout_fixed(NVDIMMDevice *nvdimm, Error **errp)
 {
-    NVDIMMDevice *nvdimm = NVDIMM(obj);
-    uint64_t value = nvdimm->label_size;
-
-    visit_type_size(v, name, &value, errp);
+    if (nvdimm->nvdimm_mr) {
+        error_setg(errp, "cannot change property value");
+        return true;
+    }
+    return false;
 }
 
 /*
  * 0 means no label area.  Anything else must hold the two index blocks
  * and the minimum number of labels of the namespace label protocol.
  */
-static void nvdimm_set_label_size(Object *obj, Visitor *v, const char *name,
+static bool nvdimm_label_size_valid(Object *obj, const char *name,
+                                    uint64_t size, Error **errp)
+{
+    if (!size || size >= MIN_NAMESPACE_LABEL_SIZE) {
+        return true;
+    }
+    error_setg(errp, "Property '%s.%s' (0x%" PRIx64 ") is required at least"
+               " 0x%" PRIx64, object_get_typename(obj), name, size,
+               (uint64_t)MIN_NAMESPACE_LABEL_SIZE);
+    return false;
+}
+
+static void nvdimm_label_size_get(Object *obj, Visitor *v, const char *name,
                                   void *opaque, Error **errp)
 {
-    NVDIMMDevice *nvdimm = NVDIMM(obj);
-    uint64_t value;
-
-    if (nvdimm->nvdimm_mr) {
-        error_setg(errp, "cannot change property value");
-        return;
-    }
-    if (!visit_type_size(v, name, &value, errp)) {
-        return;
-    }
-    if (value && value < MIN_NAMESPACE_LABEL_SIZE) {
-        error_setg(errp, "Property '%s.%s' (0x%" PRIx64 ") is required"
-                   " at least 0x%" PRIx64, object_get_typename(obj), name,
-                   value, (uint64_t)MIN_NAMESPACE_LABEL_SIZE);
-        return;
-    }
-    nvdimm->label_size = value;
+    visit_type_size(v, name, &NVDIMM(obj)->label_size, errp);
 }
 
-static void nvdimm_get_uuid(Object *obj, Visitor *v, const char *name,
-                            void *opaque, Error **errp)
+static void nvdimm_label_size_set(Object *obj, Visitor *v, const char *name,
+                                  void *opaque, Error **errp)
 {
-    g_autofree char *value = qemu_uuid_unparse_strdup(&NVDIMM(obj)->uuid);
+    uint64_t size;
 
-    visit_type_str(v, name, &value, errp);
+    if (!nvdimm_layout_fixed(NVDIMM(obj), errp) &&
+        visit_type_size(v, name, &size, errp) &&
+        nvdimm_label_size_valid(obj, name, size, errp)) {
+        NVDIMM(obj)->label_size = size;
+    }
 }
 
-static void nvdimm_set_uuid(Object *obj, Visitor *v, const char *name,
+static void nvdimm_uuid_get(Object *obj, Visitor *v, const char *name,
                             void *opaque, Error **errp)
 {
-    NVDIMMDevice *nvdimm = NVDIMM(obj);
-    g_autofree char *value = NULL;
-    QemuUUID uuid;
+    g_autofree char *text = qemu_uuid_unparse_strdup(&NVDIMM(obj)->uuid);
+
+    visit_type_str(v, name, &text, errp);
+}
+
+/* spapr reads the UUID when it builds the device tree: freeze it then */
+static void nvdimm_uuid_set(Object *obj, Visitor *v, const char *name,
+                            void *opaque, Error **errp)
+{
+    g_autofree char *text = NULL;
+    QemuUUID parsed;
 
     if (DEVICE(obj)->realized) {
         error_setg(errp, "cannot change property value");
-        return;
+    } else if (visit_type_str(v, name, &text, errp)) {
+        if (qemu_uuid_parse(text, &parsed) == 0) {
+            NVDIMM(obj)->uuid = parsed;
+        } else {
+            error_setg(errp, "Property '%s.%s' has invalid value",
+                       object_get_typename(obj), name);
+        }
     }
-    if (!visit_type_str(v, name, &value, errp)) {
-        return;
-    }
-    if (qemu_uuid_parse(value, &uuid)) {
-        error_setg(errp, "Property '%s.%s' has invalid value",
-                   object_get_typename(obj), name);
-        return;
-    }
-    nvdimm->uuid = uuid;
 }
 
 static const Property nvdimm_properties[] = {
@@ -322,13 +329,13 @@ static const Property nvdimm_properties[] = {
 static void nvdimm_class_add_properties(ObjectClass *oc)
 {
     object_class_property_add(oc, NVDIMM_LABEL_SIZE_PROP, "int",
-                              nvdimm_get_label_size, nvdimm_set_label_size,
+                              nvdimm_label_size_get, nvdimm_label_size_set,
                               NULL, NULL);
     object_class_property_set_description(oc, NVDIMM_LABEL_SIZE_PROP,
         "Size of the namespace label area at the end of the backend"
         " (0: no labels, otherwise at least 128K)");
     object_class_property_add(oc, NVDIMM_UUID_PROP, "QemuUUID",
-                              nvdimm_get_uuid, nvdimm_set_uuid, NULL, NULL);
+                              nvdimm_uuid_get, nvdimm_uuid_set, NULL, NULL);
     object_class_property_set_description(oc, NVDIMM_UUID_PROP,
         "UUID of the NVDIMM");
     device_class_set_props(DEVICE_CLASS(oc), nvdimm_properties);
@@ -362,10 +369,10 @@ static const TypeInfo nvdimm_types[] = {
     {
         .name = TYPE_NVDIMM,
         .parent = TYPE_PC_DIMM,
+        .class_init = nvdimm_class_init,
+        .class_size = sizeof(NVDIMMClass),
         .instance_size = sizeof(NVDIMMDevice),
         .instance_finalize = nvdimm_instance_finalize,
-        .class_size = sizeof(NVDIMMClass),
-        .class_init = nvdimm_class_init,
     },
 };
 

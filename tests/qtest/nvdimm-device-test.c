@@ -275,7 +275,8 @@ static const Refusal refusals[] = {
         "size=256M,share=on,align=2M", ",label-size=255M",
         "and aligned PMEM (0x200000)"
     }, {
-        "device/refuse/readonly-armed", NULL, BACKEND_SIZE, "size=256M,readonly=on",
+        "device/refuse/readonly-armed", NULL, BACKEND_SIZE,
+        "size=256M,readonly=on",
         "", "'unarmed' property must be 'on' since memdev m is read-only"
     }, {
         "device/refuse/rom-unarmed-off", NULL, BACKEND_SIZE,

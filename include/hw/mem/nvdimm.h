@@ -28,51 +28,42 @@
 #define TYPE_NVDIMM "nvdimm"
 OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
 
-/**
- * NVDIMMDevice:
- * @label_size: size of the namespace label area, the last @label_size
- *              bytes of the backend; 0 when the device has no labels
- * @uuid: the DIMM's UUID (used by spapr)
- * @unarmed: tell the guest the device cannot accept persistent writes
- * @label_data: host address of the label area inside the backend mapping
- * @nvdimm_mr: the part of the backend the guest sees as PMEM: an alias of
- *             the backend without the label area
- * @readonly: the backend is read-only or a ROM; implies @unarmed
+/*
+ * An NVDIMM: a pc-dimm whose backend ends with an optional namespace
+ * label area.  The guest maps the rest, @nvdimm_mr.
  */
 struct NVDIMMDevice {
     /* private */
     PCDIMMDevice parent_obj;
 
-    /* public */
-    uint64_t label_size;
-    QemuUUID uuid;
-    bool unarmed;
+    /* public: set by the user */
+    uint64_t label_size;        /* 0: no labels */
+    QemuUUID uuid;              /* reported by spapr */
+    bool unarmed;               /* guest told: no persistent writes */
 
-    void *label_data;
-    MemoryRegion *nvdimm_mr;
-    bool readonly;
+    /* public: derived from the backend when the device is plugged */
+    MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */
+    void *label_data;           /* host address of the last label_size bytes */
+    bool readonly;              /* ROM backend; label writes refused */
 };
 
-/**
- * NVDIMMClass:
- * @read_label_data: copy @size bytes at @offset of the label area to @buf;
- *                   the caller has checked the range against @label_size
- * @write_label_data: the reverse; persisted before it returns when the
- *                    backend has pmem=on
- * @realize: called at the end of the NVDIMM's realize, for subclasses
- * @unrealize: the reverse of @realize
- */
 struct NVDIMMClass {
     /* private */
     PCDIMMDeviceClass parent_class;
 
-    /* public */
+    /* public: optional steps for subclasses, after/before ours */
+    void (*realize)(NVDIMMDevice *nvdimm, Error **errp);
+    void (*unrealize)(NVDIMMDevice *nvdimm);
+
+    /*
+     * public: the only way to the label area.  Both check @offset and
+     * @size against label_size (callers check too); a write is durable
+     * before it returns when the backend has pmem=on.
+     */
     void (*read_label_data)(NVDIMMDevice *nvdimm, void *buf,
                             uint64_t size, uint64_t offset);
     void (*write_label_data)(NVDIMMDevice *nvdimm, const void *buf,
                              uint64_t size, uint64_t offset);
-    void (*realize)(NVDIMMDevice *nvdimm, Error **errp);
-    void (*unrealize)(NVDIMMDevice *nvdimm);
 };
 
 /* The IO port (pc, q35) or MMIO window (arm virt) of the _DSM mailbox. */
@@ -111,15 +102,33 @@ typedef struct NVDIMMState {
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;
 
-void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
-                            struct AcpiGenericAddress dsm_io,
-                            FWCfgState *fw_cfg, Object *owner);
-void nvdimm_build_srat(GArray *table_data);
-void nvdimm_build_acpi(GArray *table_offsets, GArray *table_data,
-                       BIOSLinker *linker, NVDIMMState *state,
-                       uint32_t ram_slots, const char *oem_id,
-                       const char *oem_table_id);
-void nvdimm_plug(NVDIMMState *state);
+/*
+ * The ACPI side, hw/acpi/nvdimm.c (stubbed when CONFIG_ACPI_NVDIMM is off).
+ */
+
+/* Hotplug: raise the ACPI event that makes the guest reread the FIT. */
 void nvdimm_acpi_plug_cb(HotplugHandler *hotplug_dev, DeviceState *dev);
+
+/* After a (hot)plug: rebuild the FIT the guest reads through _FIT. */
+void nvdimm_plug(NVDIMMState *state);
+
+/* Machine init: the _DSM doorbell at @dsm_io and its fw_cfg page. */
+void nvdimm_init_acpi_state(NVDIMMState *state,
+                            MemoryRegion *io,
+                            struct AcpiGenericAddress dsm_io,
+                            FWCfgState *fw_cfg,
+                            Object *owner);
+
+/* The NFIT and the SSDT holding \_SB.NVDR and its methods. */
+void nvdimm_build_acpi(GArray *table_offsets,
+                       GArray *table_data,
+                       BIOSLinker *linker,
+                       NVDIMMState *state,
+                       uint32_t ram_slots,
+                       const char *oem_id,
+                       const char *oem_table_id);
+
+/* SRAT memory affinity entries for every plugged NVDIMM. */
+void nvdimm_build_srat(GArray *table_data);
 
 #endif
