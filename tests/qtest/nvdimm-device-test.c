@@ -647,6 +647,64 @@ static void test_readonly_file_private_ram(void)
     assert_private_write("size=256M,readonly=on,rom=off");
 }
 
+/* object-add and device_add: the same checks, as QMP errors */
+static void assert_qmp_error(QDict *resp, const char *message)
+{
+    const char *desc;
+
+    g_assert(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    if (!strstr(desc, message)) {
+        g_test_message("error: %s", desc);
+    }
+    g_assert_nonnull(strstr(desc, message));
+    qobject_unref(resp);
+}
+
+static void test_hotplug(void)
+{
+    Fixture fx;
+    QTestState *qts;
+    QDict *resp;
+    QList *list;
+
+    fixture_init(&fx, BACKEND_SIZE);
+    qts = qtest_initf(MACHINE_ARGS "-nodefaults -bios %s", fx.bios);
+    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': {"
+                             "'qom-type': 'memory-backend-file', 'id': 'm',"
+                             " 'mem-path': %s, 'size': %u, 'share': true}}",
+                             fx.file, (unsigned)BACKEND_SIZE);
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                               " {'driver': 'nvdimm', 'memdev': 'm',"
+                               " 'label-size': %u}}", (unsigned)BACKEND_SIZE),
+                     "is too small to contain nvdimm label");
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                               " {'driver': 'nvdimm', 'memdev': 'm',"
+                               " 'label-size': 4096}}"),
+                     "is required at least 0x20000");
+    qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
+                             " {'driver': 'nvdimm', 'id': 'nv1',"
+                             " 'memdev': 'm', 'label-size': %u}}",
+                             (unsigned)LABEL_SIZE);
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                               " {'driver': 'nvdimm', 'memdev': 'm'}}"),
+                     "can't use already busy memdev: m");
+
+    list = query_memory_devices(qts, &resp);
+    g_assert_cmpint(qlist_size(list), ==, 1);
+    g_assert_true(qdict_get_bool(memory_device(list, 0, "nvdimm"),
+                                 "hotplugged"));
+    g_assert_cmpuint(qdict_get_int(memory_device(list, 0, "nvdimm"), "size"),
+                     ==, BACKEND_SIZE - LABEL_SIZE);
+    qobject_unref(resp);
+
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_del', 'arguments':"
+                               " {'id': 'nv1'}}"),
+                     "nvdimm device hot unplug is not supported");
+    qtest_quit(qts);
+    fixture_cleanup(&fx);
+}
+
 /* Properties after the device exists */
 
 /* qom-set @property of backend m to @json_value; expect it refused */
@@ -795,6 +853,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/backend/readonly", test_readonly_backend);
     qtest_add_func("/nvdimm/backend/readonly-private",
                    test_readonly_file_private_ram);
+    qtest_add_func("/nvdimm/device/hotplug", test_hotplug);
     qtest_add_func("/nvdimm/properties/frozen", test_frozen_properties);
     qtest_add_func("/nvdimm/label/position", test_label_position);
     qtest_add_func("/nvdimm/label/readonly", test_label_write_readonly);
