@@ -27,7 +27,7 @@ info() {
 }
 
 # check CASE COMMAND...: PASS when COMMAND exits 0, else FAIL with the
-# last line it printed.
+# last line it printed.  Returns COMMAND's status.
 check() {
     local name=$1 out rc=0
     shift
@@ -38,6 +38,7 @@ check() {
         result "$name" FAIL "'$*' exited $rc${out:+: $(echo "$out" |
             tail -n 1)}"
     fi
+    return "$rc"
 }
 
 # expect CASE ACTUAL EXPECTED

@@ -3,14 +3,17 @@
 """Backend options as the guest and the host file see them.
 
 share=off: the guest labels, formats and writes its NVDIMM, and the
-backend file stays byte-identical.  unarmed=on: the region is read-only,
-writes fail, and the file stays byte-identical too.
+backend file stays byte-identical.  share=on: a guest write lands in the
+file at the same offset.  unarmed=on: the region is read-only, writes
+fail, and the file stays byte-identical too.  readonly=on + unarmed=on:
+an fsdax + ext4 image made by a first boot mounts read-only with dax.
 """
 
 import os
 import sys
+import uuid
 
-from rig import GiB, Suite, nvdimm_args, sha256, sparse_file
+from rig import GiB, MiB, Suite, nvdimm_args, sha256, sparse_file
 
 
 def patterned_file(path, size):
@@ -47,10 +50,42 @@ def unarmed(suite):
     check_unchanged(suite, "pc/unarmed/host-file-unchanged", backend, before)
 
 
+def share_on(suite):
+    backend = sparse_file(suite.path("share-on.img"), 256 * MiB)
+    token = uuid.uuid4().hex
+    offset = 3 * MiB + 123
+    suite.boot("pc/share-on", "raw-write",
+               params={"token": token, "offset": offset},
+               qemu_args=nvdimm_args("nv0", backend, "256M",
+                                     label_size=None))
+    with open(backend, "rb") as f:
+        f.seek(offset)
+        found = f.read(len(token))
+    suite.check("pc/share-on/host-sees-write", found == token.encode(),
+                "bytes at %d: %r" % (offset, found))
+
+
+def readonly_image(suite):
+    """Prepare an fsdax + ext4 image in one boot, use it read-only next."""
+    token = uuid.uuid4().hex
+    image = sparse_file(suite.path("rootfs.img"), 256 * MiB)
+    suite.boot("pc/ro-image-prepare", "ro-image-prepare",
+               params={"token": token},
+               qemu_args=nvdimm_args("nv0", image, "256M", label_size=None))
+    before = sha256(image)
+    suite.boot("pc/ro-image", "ro-image", params={"token": token},
+               qemu_args=nvdimm_args("nv0", image, "256M", label_size=None,
+                                     backend_props={"readonly": "on"},
+                                     device_props={"unarmed": "on"}))
+    check_unchanged(suite, "pc/ro-image/host-file-unchanged", image, before)
+
+
 def main():
     suite = Suite("backend")
     share_off(suite)
+    share_on(suite)
     unarmed(suite)
+    readonly_image(suite)
     return suite.finish()
 
 
