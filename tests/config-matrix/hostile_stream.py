@@ -362,11 +362,15 @@ CORRUPTIONS = [
 class Load:
     """What a destination made of one stream."""
 
-    def __init__(self, status, run, file_changed, pmem_matches):
+    def __init__(self, status, run, file_hashes, pmem_matches):
         self.status = status           # 'completed', or None when it exited
         self.run = run
-        self.file_changed = file_changed
+        self.file_before, self.file_after = file_hashes
         self.pmem_matches = pmem_matches
+
+    @property
+    def file_changed(self):
+        return self.file_before != self.file_after
 
     @property
     def outcome(self):
@@ -382,11 +386,11 @@ class Load:
                           if line.strip())
 
 
-def load_stream(binary, stream, workdir, source_pmem):
+def load_stream(binary, stream, workdir, source_pmem=None, share=False):
     image = os.path.join(workdir, 'dest.img')
     write_pattern_file(image, BACKEND_SIZE, 'hostile-destination')
     before = sha256_file(image)
-    cmd = command_line(binary, vm_args(image, False) +
+    cmd = command_line(binary, vm_args(image, share) +
                        ['-incoming', 'file:' + stream])
     session = QmpSession(cmd, stderr_path=os.path.join(workdir, 'dest.err'))
     status = wait_for_migration(session, timeout=30) if session.alive \
@@ -401,7 +405,7 @@ def load_stream(binary, stream, workdir, source_pmem):
     run = session.finish(timeout=30)
     if status == 'completed' and not alive:
         status = 'died after loading'
-    return Load(status, run, sha256_file(image) != before, pmem_matches)
+    return Load(status, run, (before, sha256_file(image)), pmem_matches)
 
 
 def load_problems(name, load):
@@ -477,8 +481,32 @@ class Side:
         self.binary = binary
         self.workdir = workdir
         self.stream, self.pmem = make_stream(binary, workdir)
+        self.image_hash = sha256_file(os.path.join(workdir, 'source.img'))
         with open(self.stream, 'rb') as f:
             self.data = f.read()
+
+
+def print_result(name, problems, load):
+    print('%s %s%s' % ('FAIL' if problems else 'PASS', name,
+                       ': ' + '; '.join(problems) if problems else ''))
+    print('    %s' % describe(load))
+    sys.stdout.flush()
+    return not problems
+
+
+def shared_destination(side):
+    """The intact stream into a share=on destination: loading writes the
+    whole backend, label area included, into its file, which must then
+    equal the source's backend."""
+    load = load_stream(side.binary, side.stream, side.workdir, share=True)
+    problems = []
+    if load.run.crash():
+        problems.append('crashed: ' + load.run.crash())
+    if load.status != 'completed':
+        problems.append('did not load')
+    elif load.file_after != side.image_hash:
+        problems.append('the destination backend differs from the source')
+    return print_result('intact-into-shared-backend', problems, load)
 
 
 def cross_loads(ours, ref):
@@ -491,10 +519,7 @@ def cross_loads(ours, ref):
         problems = load_problems(name, load)
         if load.status != 'completed':
             problems.append('did not load')
-        print('%s %s%s' % ('FAIL' if problems else 'PASS', name,
-                           ': ' + '; '.join(problems) if problems else ''))
-        print('    %s' % describe(load))
-        results.append(not problems)
+        results.append(print_result(name, problems, load))
     return results
 
 
@@ -536,6 +561,8 @@ def run_all(args, top):
         theirs = ref and try_case(name, corrupt, ref.data, ref.binary,
                                   ref.workdir, ref.pmem)
         results.append(report(name, mine, theirs, ref is not None))
+    if not args.case:
+        results.append(shared_destination(ours))
     if ref and not args.case:
         results += cross_loads(ours, ref)
     return results

@@ -50,18 +50,23 @@ class Run:
         return None
 
 
-# Firmware: a build tree keeps it in <builddir>/pc-bios; a build that
-# lacks it borrows the reference build's (the CPUs never run anyway).
-REFERENCE_PC_BIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                 '..', '..', 'build', 'reference', 'pc-bios')
+# Firmware: a build tree keeps it in <builddir>/pc-bios.  QEMU searches
+# every -L directory in order, so the reference build's and Debian's
+# seabios follow as fallbacks for a tree that lacks some of it (the CPUs
+# never run, any BIOS image will do).
+FALLBACK_FIRMWARE_DIRS = (
+    os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                 '..', '..', 'build', 'reference', 'pc-bios'),
+    '/usr/share/seabios')
 
 
 def firmware_args(binary):
     own = os.path.join(os.path.dirname(os.path.abspath(binary)), 'pc-bios')
-    for pc_bios in (own, REFERENCE_PC_BIOS):
-        if os.path.exists(os.path.join(pc_bios, 'bios-256k.bin')):
-            return ['-L', os.path.abspath(pc_bios)]
-    return []
+    args = []
+    for path in (own,) + FALLBACK_FIRMWARE_DIRS:
+        if os.path.isdir(path):
+            args += ['-L', os.path.abspath(path)]
+    return args
 
 
 def command_line(binary, args, machine=DEFAULT_MACHINE,
