@@ -5,12 +5,14 @@
 One labelled 1 GiB NVDIMM on a blank file: the guest sees nmem0, region0
 (backend size minus the label area) and /dev/pmem0 (a raw namespace while
 the labels are blank).  Each machine also runs one nvdimm-persistence
-value, and the DIMM id must be the same across boots.
+value, and the DIMM id must be the same across boots.  Then two NVDIMMs
+on two NUMA nodes each show their region on their node.
 """
 
 import sys
 
-from rig import GiB, LABEL_SIZE, Suite, info, nvdimm_args, sparse_file
+from rig import (GiB, LABEL_SIZE, MiB, Suite, info, nvdimm_args,
+                 sparse_file)
 
 # machine, nvdimm-persistence (None: not given), persistence_domain in sysfs
 CONFIGS = [
@@ -34,11 +36,32 @@ def boot_one(suite, machine, persistence, domain):
     return info(g, "dimm-id") if g else None
 
 
+def numa_args():
+    """Two NUMA nodes of 256 MiB RAM each."""
+    args = []
+    for node in (0, 1):
+        args += ["-object", "memory-backend-ram,id=ram%d,size=256M" % node,
+                 "-numa", "node,nodeid=%d,memdev=ram%d" % (node, node)]
+    return args
+
+
+def boot_numa(suite, machine):
+    args = numa_args()
+    for node in (0, 1):
+        ident = "nv%d" % node
+        backend = sparse_file(suite.path("numa-%s.img" % ident), 256 * MiB)
+        args += nvdimm_args(ident, backend, "256M", label_size=None,
+                            device_props={"node": node})
+    suite.boot("%s/numa" % machine, "numa", machine=machine,
+               params={"nodes": "0,1"}, qemu_args=args)
+
+
 def main():
     suite = Suite("detect")
     ids = [boot_one(suite, *config) for config in CONFIGS]
     suite.check("dimm-id-stable", len(set(ids)) == 1 and ids[0],
                 "DIMM ids across boots: %s" % ids)
+    boot_numa(suite, "pc")
     return suite.finish()
 
 

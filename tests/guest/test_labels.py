@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Labels and persistence across a QEMU restart.
+"""Labels and persistence across a QEMU restart, on pc and q35.
 
 Boot 1 (blank file): init-labels, an fsdax namespace, ext4 -o dax, a file.
 Host: the label area, the last label-size bytes of the file, starts with
@@ -24,32 +24,39 @@ def label_area_signature(path):
         return f.read(len(INDEX_SIGNATURE))
 
 
-def main():
-    suite = Suite("labels")
-    backend = sparse_file(suite.path("labels.img"), GiB)
+def labels_on(suite, machine):
+    backend = sparse_file(suite.path("labels-%s.img" % machine), GiB)
     token = uuid.uuid4().hex
     dimm = nvdimm_args("nv0", backend, "1G")
 
-    g = suite.boot("pc/labels", "labels-create", params={"token": token},
-                   qemu_args=dimm)
+    g = suite.boot(machine + "/labels", "labels-create", machine=machine,
+                   params={"token": token}, qemu_args=dimm)
     ns_uuid = info(g, "uuid") if g else None
     signature = label_area_signature(backend)
-    suite.check("pc/labels/host-label-area", signature == INDEX_SIGNATURE,
+    suite.check(machine + "/labels/host-label-area",
+                signature == INDEX_SIGNATURE,
                 "bytes at size-128K: %r" % signature)
     if not ns_uuid:
-        suite.report("pc/restart", False, "the first boot made no namespace")
-        return suite.finish()
+        suite.report(machine + "/restart", False,
+                     "the first boot made no namespace")
+        return
 
-    g = suite.boot("pc/restart", "labels-verify",
+    g = suite.boot(machine + "/restart", "labels-verify", machine=machine,
                    params={"token": token, "uuid": ns_uuid}, qemu_args=dimm)
     sector_uuid = info(g, "sector-uuid") if g else None
     if not sector_uuid:
-        suite.report("pc/restart-sector", False,
+        suite.report(machine + "/restart-sector", False,
                      "the second boot made no sector namespace")
-        return suite.finish()
+        return
 
-    suite.boot("pc/restart-sector", "labels-sector",
+    suite.boot(machine + "/restart-sector", "labels-sector", machine=machine,
                params={"token": token, "uuid": sector_uuid}, qemu_args=dimm)
+
+
+def main():
+    suite = Suite("labels")
+    for machine in ("pc", "q35"):
+        labels_on(suite, machine)
     return suite.finish()
 
 
