@@ -68,6 +68,21 @@ static bool nvdimm_compute_layout(NVDIMMDevice *nvdimm, MemoryRegion *mr,
 
     layout->pmem_size = QEMU_ALIGN_DOWN(layout->backend_size -
                                         nvdimm->label_size, layout->align);
+
+    /*
+     * With labels, the gap before them is the price of the established
+     * label position.  Without labels nothing explains it: the tail of
+     * the backend would silently vanish from the guest, so refuse, as
+     * pc-dimm does for the same backend.
+     */
+    if (!nvdimm->label_size && layout->pmem_size != layout->backend_size) {
+        error_setg(errp, "the size of memdev %s (0x%" PRIx64 ") is not a"
+                   " multiple of its alignment (0x%" PRIx64 "): its last"
+                   " 0x%" PRIx64 " bytes would be hidden from the guest",
+                   nvdimm_memdev_id(nvdimm), layout->backend_size,
+                   layout->align, layout->backend_size - layout->pmem_size);
+        return false;
+    }
     return true;
 }
 

@@ -757,6 +757,86 @@ static void test_frozen_properties(void)
     fixture_cleanup(&fx);
 }
 
+/*
+ * Where this implementation deliberately differs from stock QEMU 10.0.
+ * Its nvdimm describes label-size in -device nvdimm,help; stock does not,
+ * and these tests are skipped there.
+ */
+static bool differences_apply(void)
+{
+    static int ours = -1;
+    Fixture fx;
+    QemuRun run;
+
+    if (ours < 0) {
+        fixture_init(&fx, 0);
+        qemu_run(&fx, &run, "-device nvdimm,help");
+        ours = strstr(run.out, "namespace label area") != NULL;
+        qemu_run_free(&run);
+        fixture_cleanup(&fx);
+    }
+    if (!ours) {
+        g_test_skip("stock behaviour differs");
+    }
+    return ours;
+}
+
+/* label-size=0 means no labels, given or not (stock refuses it given) */
+static void test_diff_explicit_label_size_zero(void)
+{
+    Fixture fx;
+    QTestState *qts;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init(&fx, BACKEND_SIZE);
+    qts = start_with_nvdimm(&fx, "size=256M,share=on", ",label-size=0");
+    g_assert_cmpuint(qtest_qom_get_uint(qts, "nv0", "size"), ==,
+                     BACKEND_SIZE);
+    qtest_quit(qts);
+    fixture_cleanup(&fx);
+}
+
+/* Without labels, a backend tail the guest cannot see is refused */
+static void test_diff_refuse_hidden_tail(void)
+{
+    g_autofree char *args = NULL;
+    Fixture fx;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init(&fx, 3 * MiB);
+    args = g_strdup_printf(MACHINE_ARGS
+        "-object memory-backend-file,id=m,mem-path=%s,size=3M,align=2M,"
+        "share=on -device nvdimm,id=nv0,memdev=m", fx.file);
+    assert_refused(&fx, args, "the size of memdev m (0x300000) is not a"
+                   " multiple of its alignment (0x200000): its last 0x100000"
+                   " bytes would be hidden from the guest");
+    fixture_cleanup(&fx);
+}
+
+/* The UUID is fixed once the device is realized (stock lets it change) */
+static void test_diff_uuid_frozen(void)
+{
+    Fixture fx;
+    QTestState *qts;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init(&fx, BACKEND_SIZE);
+    qts = start_with_nvdimm(&fx, "size=256M,share=on",
+                            ",uuid=12345678-1234-1234-1234-123456789abc");
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'qom-set', 'arguments': {"
+                               "'path': 'nv0', 'property': 'uuid', 'value':"
+                               " '00000000-0000-0000-0000-000000000001'}}"),
+                     "cannot change property value");
+    qtest_quit(qts);
+    fixture_cleanup(&fx);
+}
+
 /* Labels: the last label-size bytes of the backend, via the mailbox */
 
 static void dsm_call(QTestState *qts, uint32_t function,
@@ -855,6 +935,11 @@ int main(int argc, char **argv)
                    test_readonly_file_private_ram);
     qtest_add_func("/nvdimm/device/hotplug", test_hotplug);
     qtest_add_func("/nvdimm/properties/frozen", test_frozen_properties);
+    qtest_add_func("/nvdimm/differences/explicit-label-size-0",
+                   test_diff_explicit_label_size_zero);
+    qtest_add_func("/nvdimm/differences/refuse-hidden-tail",
+                   test_diff_refuse_hidden_tail);
+    qtest_add_func("/nvdimm/differences/uuid-frozen", test_diff_uuid_frozen);
     qtest_add_func("/nvdimm/label/position", test_label_position);
     qtest_add_func("/nvdimm/label/readonly", test_label_write_readonly);
 
