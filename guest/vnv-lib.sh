@@ -6,6 +6,7 @@
 #   VNV-RESULT <case> PASS|FAIL <detail>   one test case
 #   VNV-READY <tag>                        a step the host may wait for
 #   VNV-INFO <text>                        progress for people
+#   VNV-GOT <tag>                          the host's GO <tag> arrived
 #   VNV-DONE                               the scenario is over
 # The host answers on the second serial port (ttyS1) with "GO <tag>"
 # lines; wait_host reads them.
@@ -57,15 +58,28 @@ show() {
     "$@" 2>&1 | sed 's/^/VNV-OUT /'
 }
 
+# Open the control port once and keep it open: a closed 8250 port drops
+# what arrives, and opening it flushes the FIFO.
+ctl_open() {
+    [ -z "${CTL_OPEN:-}" ] || return 0
+    exec 3< "$CTL"
+    stty raw -echo <&3 2> /dev/null
+    CTL_OPEN=1
+}
+
 # wait_host TAG [SECONDS]: tell the host we are at TAG and wait for its
-# "GO TAG" on the control port.  Returns 1 on timeout.
+# "GO TAG" on the control port (acknowledged with VNV-GOT TAG; the host
+# repeats GO until then).  Returns 1 on timeout.
 wait_host() {
     local tag=$1 limit=${2:-60} line
-    stty -F "$CTL" raw -echo 2> /dev/null
+    ctl_open
     ready "$tag"
-    while read -r -t "$limit" line < "$CTL"; do
+    while read -r -t "$limit" line <&3; do
         line=$(echo "$line" | tr -d '\r')
-        [ "$line" = "GO $tag" ] && return 0
+        if [ "$line" = "GO $tag" ]; then
+            echo "VNV-GOT $tag"
+            return 0
+        fi
     done
     return 1
 }

@@ -361,12 +361,27 @@ class Guest:
         self.wait_for(r"VNV-DONE", timeout)
         return self.wait_exit(30)
 
-    def go(self, tag):
-        """Release a guest blocked in wait_host TAG."""
+    def go(self, tag, timeout=30):
+        """Release a guest blocked in wait_host TAG.
+
+        GO is repeated until the guest acknowledges it, since the serial
+        port drops what arrives before the guest opens it.
+        """
         if self._ctl is None:
             self._ctl = _connect_unix(self.ctl_path, time.monotonic() + 5,
                                       self.alive)
-        self._ctl.sendall(("GO %s\n" % tag).encode())
+        deadline = time.monotonic() + timeout
+        ack = r"VNV-GOT %s$" % re.escape(tag)
+        while time.monotonic() < deadline:
+            self._ctl.sendall(("GO %s\n" % tag).encode())
+            i, m = self.console.wait_for(ack, self._cursor,
+                                         time.monotonic() + 1, self.alive)
+            if m is not None:
+                return
+            if not self.alive():
+                break
+        raise GuestError("%s: the guest did not take GO %s:\n%s"
+                         % (self.name, tag, self.tail()))
 
     def results(self):
         """[(case, "PASS"|"FAIL", detail)] the guest reported so far."""
