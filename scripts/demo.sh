@@ -43,9 +43,10 @@ boot() {
     for p in "$@"; do
         params+=(--param "$p")
     done
+    local mem="memory-backend-file,id=mem0,share=on,size=1G"
     "$top/scripts/vnv-guest.py" --qemu "$qemu" --show \
         --scenario "$scenario" "${params[@]}" -- \
-        -object "memory-backend-file,id=mem0,share=on,mem-path=$backend,size=1G" \
+        -object "$mem,mem-path=$backend" \
         -device nvdimm,id=nvdimm0,memdev=mem0,label-size=128K |
         tee "$log"
 }
@@ -72,7 +73,8 @@ main() {
         "file $backend, label-size=128K"
 
     step "Boot 1: a blank NVDIMM becomes an fsdax namespace with a file"
-    boot "$demo/boot1.log" demo-create "token=$token"
+    boot "$demo/boot1.log" demo-create "token=$token" ||
+        die "the first boot failed (log: $demo/boot1.log)"
     uuid=$(sed -n 's/^  \* uuid=//p' "$demo/boot1.log" | tail -n 1)
     [ -n "$uuid" ] || die "the first boot created no namespace"
 
@@ -80,7 +82,8 @@ main() {
     show_label_area
 
     step "Boot 2: a new QEMU on the same file"
-    boot "$demo/boot2.log" demo-verify "uuid=$uuid" "token=$token"
+    boot "$demo/boot2.log" demo-verify "uuid=$uuid" "token=$token" ||
+        die "the namespace or the file did not survive (log: $demo/boot2.log)"
 
     step "Done: namespace $uuid and /mnt/hello.txt survived the restart"
 }

@@ -72,8 +72,9 @@ fetch_packages() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         log "downloading ${#missing[@]} packages"
-        (cd "$debs" && apt-get download -q "${missing[@]}" 2>&1 |
-            grep -v '^W: Download is performed unsandboxed' || true)
+        # As root, apt warns that it cannot drop privileges: not news.
+        (cd "$debs" && apt-get download -q "${missing[@]}" 2>&1) |
+            { grep -v '^W: Download is performed unsandboxed' || true; }
     fi
     for f in "${files[@]}"; do
         [ -f "$debs/$f" ] || die "download of $f failed"
@@ -222,11 +223,12 @@ rig_hash() {
 }
 
 main() {
-    local kpkg kver files key
+    local kpkg kver libs files key
     kpkg=$(kernel_package)
     kver=${kpkg#linux-image-}
+    mapfile -t libs < <(library_packages)
     mapfile -t files < <(package_files "$kpkg" "${TOOL_PKGS[@]}" \
-                                       $(library_packages))
+                                       "${libs[@]}")
     key=$(printf '%s\n' "${files[@]}" | sha256sum | cut -c1-16)
     if [ -f "$out/.stamp" ] &&
        [ "$(cat "$out/.stamp")" = "$key-$(rig_hash)" ] &&
