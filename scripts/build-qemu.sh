@@ -35,6 +35,13 @@ OWNED=(
     backends/hostmem-file.c
     docs/nvdimm.txt
 )
+# Files this repo adds to the base.  patches/ refers to them, so every
+# staged tree gets them, the reftests tree included.
+ADDED=(
+    hw/mem/nvdimm-persistence.c
+    hw/mem/nvdimm-persistence-stub.c
+    include/hw/mem/nvdimm-persistence.h
+)
 
 CONFIGURE_FLAGS=(
     --python=/usr/bin/python3
@@ -47,6 +54,7 @@ CONFIGURE_FLAGS=(
 log() { printf '[build] %s\n' "$*"; }
 
 QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
+ALL_QTESTS="${QTESTS[*]}"
 # The emulator and the option ROMs; not the base's own test suite.
 X86_GOALS="qemu-system-x86_64 recurse-all"
 
@@ -60,6 +68,11 @@ overlay_files() {
             fi
         done
     fi
+    for f in "${ADDED[@]}"; do
+        if [ -f "$top/$f" ]; then
+            echo "$f"
+        fi
+    done
     (cd "$top" && find tests/qtest -type f 2>/dev/null) || true
 }
 
@@ -89,16 +102,20 @@ stage_patched_tree() {
     rm -rf "$stage"
 }
 
-# Firmware: the source package has no blobs, so the build tree's
-# pc-bios/ gets Debian's seabios and ipxe-qemu files and the option ROMs
-# built from the base.
+# Firmware: the source package has no blobs, so the build tree gets
+# Debian's seabios and ipxe-qemu files and the option ROMs built from the
+# base, in pc-bios/ and in qemu-bundle/usr/local/share/qemu: the data
+# directory, where a QEMU run from its build tree looks for them.
 link_firmware() {
-    local bdir=$1 f
-    mkdir -p "$bdir/pc-bios"
+    local bdir=$1 f d
+    local data="$bdir/qemu-bundle/usr/local/share/qemu"
+    mkdir -p "$bdir/pc-bios" "$data"
     for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
              "$bdir"/pc-bios/optionrom/*.bin; do
         if [ -f "$f" ]; then
-            ln -sf "$f" "$bdir/pc-bios/$(basename "$f")"
+            for d in "$bdir/pc-bios" "$data"; do
+                ln -sf "$f" "$d/$(basename "$f")"
+            done
         fi
     done
 }
@@ -142,7 +159,7 @@ main() {
     patched)
         stage_patched_tree "patched$tag"
         configure_and_build "$build/src-patched$tag" "$build/qemu$tag" \
-            x86_64-softmmu "$X86_GOALS ${QTESTS[*]}" ;;
+            x86_64-softmmu "$X86_GOALS $ALL_QTESTS" ;;
     reference)
         configure_and_build "$pristine" "$build/reference" x86_64-softmmu \
             "$X86_GOALS" ;;
@@ -159,7 +176,7 @@ main() {
     asan)
         stage_patched_tree "patched$tag"
         configure_and_build "$build/src-patched$tag" "$build/qemu-asan$tag" \
-            x86_64-softmmu "$X86_GOALS ${QTESTS[*]}" \
+            x86_64-softmmu "$X86_GOALS $ALL_QTESTS" \
             --enable-asan --enable-ubsan ;;
     *)
         echo "usage: $0 patched|reference|reftests|others|asan|stage" >&2

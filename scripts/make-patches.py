@@ -71,7 +71,11 @@ def parse_plan(path):
 
 def repo_overlay_files():
     owned = ["hw/mem/nvdimm.c", "hw/acpi/nvdimm.c", "include/hw/mem/nvdimm.h",
-             "backends/hostmem-file.c", "docs/nvdimm.txt"]
+             "backends/hostmem-file.c", "docs/nvdimm.txt",
+             # added files, not in the base
+             "include/hw/mem/nvdimm-persistence.h",
+             "hw/mem/nvdimm-persistence.c",
+             "hw/mem/nvdimm-persistence-stub.c"]
     files = [f for f in owned if os.path.exists(os.path.join(TOP, f))]
     qtest = os.path.join(TOP, "tests", "qtest")
     for name in sorted(os.listdir(qtest)) if os.path.isdir(qtest) else []:
