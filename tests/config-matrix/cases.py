@@ -89,6 +89,11 @@ def command(name, **arguments):
     return {'execute': name, 'arguments': arguments}
 
 
+def qom_set(prop, value, path='nv0'):
+    return command('qom-set', path=path, property=prop, value=value)
+
+
+NEW_UUID = '00000000-0000-0000-0000-000000000001'
 LABEL_NAMES = ('label-size', 'label')
 SIZE_NAMES = ('size',)
 
@@ -159,7 +164,8 @@ def align_offset_cases():
     odd = {FILE: sized(36 * MiB)}
     return [
         Case('align-not-dividing-size', 'size=36M, align=8M', 'accept',
-             pair(size='36M', obj_extra=',align=8M'), files=odd),
+             pair(size='36M', obj_extra=',align=8M'), files=odd,
+             names=('align', 'hidden')),
         Case('align-not-power-of-two', 'size=36M, align=3M', 'refuse',
              pair(size='36M', obj_extra=',align=3M'), files=odd,
              names=('align',)),
@@ -372,6 +378,13 @@ def hotplug_cases():
         hotplug('hotplug-memdev-missing', 'device_add memdev=nope',
                 'refuse', [device_add(memdev='nope')],
                 names=('nope', 'memdev')),
+        hotplug('qom-set-uuid-after-realize', 'change the uuid later',
+                'accept', [qom_set('uuid', NEW_UUID)], names=('uuid',)),
+        hotplug('qom-set-label-size-after-realize',
+                'change label-size later', 'refuse',
+                [qom_set('label-size', 256 * KiB)], names=('label-size',)),
+        hotplug('qom-set-unarmed-after-realize', 'change unarmed later',
+                'refuse', [qom_set('unarmed', True)], names=('unarmed',)),
         hotplug('hotplug-without-machine-nvdimm', 'machine without nvdimm',
                 'refuse', [object_add(), device_add()], names=('nvdimm',),
                 args=[], machine='pc'),

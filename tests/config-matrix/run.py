@@ -45,6 +45,19 @@ DELIBERATE = {
         'data into the label area (the seed\'s corruption warning); we '
         'refuse a label area that holds data which is neither zeroes nor '
         'a namespace index block, and name the opt-in'),
+    'label-size-zero': (
+        'accept',
+        'label-size=0 means no labels whether it is given or not; stock '
+        'applies the 128 KiB minimum to an explicit 0 and refuses it'),
+    'align-not-dividing-size': (
+        'refuse',
+        'without labels, a size that is not a multiple of the backend\'s '
+        'alignment leaves the file\'s tail outside the guest region; '
+        'stock hides it silently, we refuse and say how much is hidden'),
+    'qom-set-uuid-after-realize': (
+        'refuse',
+        'the guest has already seen the UUID in the NFIT; stock lets '
+        'qom-set change it under a running guest'),
 }
 
 QUERIES = [{'execute': 'query-status'},
