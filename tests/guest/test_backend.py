@@ -7,13 +7,17 @@ backend file stays byte-identical.  share=on: a guest write lands in the
 file at the same offset.  unarmed=on: the region is read-only, writes
 fail, and the file stays byte-identical too.  readonly=on + unarmed=on:
 an fsdax + ext4 image made by a first boot mounts read-only with dax.
+Two guests sharing one share=on file see each other's writes.  An
+align=2M backend gives a 2 MiB aligned region.  pmem=on on an ordinary
+file works and the labels reach the file.
 """
 
 import os
 import sys
 import uuid
 
-from rig import GiB, MiB, Suite, nvdimm_args, sha256, sparse_file
+from rig import (GiB, LABEL_SIZE, MiB, GuestError, Suite, nvdimm_args,
+                 sha256, sparse_file)
 
 
 def patterned_file(path, size):
@@ -80,12 +84,55 @@ def readonly_image(suite):
     check_unchanged(suite, "pc/ro-image/host-file-unchanged", image, before)
 
 
+def two_guests_share(suite):
+    """A writer guest, then a reader guest on the same share=on file."""
+    backend = sparse_file(suite.path("shared.img"), 256 * MiB)
+    dimm = nvdimm_args("nv0", backend, "256M", label_size=None)
+    params = {"token": uuid.uuid4().hex, "offset": 5 * MiB + 7}
+    reader = suite.guest("pc/share-peer-reader", "share-peer",
+                         params=dict(params, role="reader"), qemu_args=dimm)
+    try:
+        reader.start()
+        reader.wait_for(r"VNV-READY written", 120)
+        suite.boot("pc/share-peer-writer", "share-peer",
+                   params=dict(params, role="writer"), qemu_args=dimm)
+        reader.go("written")
+        reader.wait_done(60)
+    except GuestError as e:
+        suite.report("pc/share-peer-reader/run", False, str(e))
+        reader.kill()
+    suite.collect("pc/share-peer-reader", reader)
+
+
+def aligned_backend(suite):
+    backend = sparse_file(suite.path("align.img"), 256 * MiB)
+    suite.boot("pc/align-2M", "align", params={"align": 2 * MiB},
+               qemu_args=nvdimm_args("nv0", backend, "256M", label_size=None,
+                                     backend_props={"align": "2M"}))
+
+
+def pmem_on(suite):
+    """pmem=on on a file that is not on real pmem: QEMU warns, works."""
+    backend = sparse_file(suite.path("pmem-on.img"), GiB)
+    suite.boot("pc/pmem-on", "labels-create", params={"token": "pmem-on"},
+               qemu_args=nvdimm_args("nv0", backend, "1G",
+                                     backend_props={"pmem": "on"}))
+    with open(backend, "rb") as f:
+        f.seek(-LABEL_SIZE, 2)
+        signature = f.read(15)
+    suite.check("pc/pmem-on/host-label-area", signature == b"NAMESPACE_INDEX",
+                "bytes at size-128K: %r" % signature)
+
+
 def main():
     suite = Suite("backend")
     share_off(suite)
     share_on(suite)
     unarmed(suite)
     readonly_image(suite)
+    two_guests_share(suite)
+    aligned_backend(suite)
+    pmem_on(suite)
     return suite.finish()
 
 
