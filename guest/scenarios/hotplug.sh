@@ -3,7 +3,7 @@
 # Hotplug: the host adds NVDIMMs while the guest waits; each one must show
 # up as a new region with a block device.  For each step N in
 # VNV_STEPS (e.g. "1,2") the guest waits for "GO plugN" and then for
-# region<N> of VNV_SIZE_<N> bytes.
+# region<N> of VNV_SIZE bytes.
 . /vnv-lib.sh
 
 # wait_path PATH SECONDS: poll until PATH exists.
@@ -23,8 +23,7 @@ for n in $(echo "$VNV_STEPS" | tr , " "); do
     fi
     region=/sys/bus/nd/devices/region$n
     check "plug$n/region$n" wait_path "$region" 30
-    eval want=\$VNV_SIZE_$n
-    expect "plug$n/size" "$(cat "$region/size" 2> /dev/null)" "$want"
+    expect "plug$n/size" "$(cat "$region/size" 2> /dev/null)" "$VNV_SIZE"
     check "plug$n/pmem$n" wait_path "/dev/pmem$n" 10
 done
 ready plugged-all

@@ -53,7 +53,7 @@ def main():
     size = str(SIZE - LABEL_SIZE)
     g = suite.guest("pc/hotplug", "hotplug",
                     memory="512M,slots=3,maxmem=4G",
-                    params={"steps": "1,2", "size_1": size, "size_2": size},
+                    params={"steps": "1,2", "size": size},
                     qemu_args=nvdimm_args("nv0", backend(suite, "nv0"),
                                           SIZE))
     try:
