@@ -1,0 +1,880 @@
+/*
+ * Virtual NVDIMM: NFIT, SRAT entries, the NVDIMM SSDT and the _DSM mailbox
+ *
+ * The guest ABI is docs/specs/acpi_nvdimm.rst: the firmware allocates one
+ * page (fw_cfg file "etc/acpi/nvdimm-mem"), the AML writes a request into
+ * it and rings the doorbell with the page's address; QEMU answers in the
+ * same page.  Table layouts follow ACPI 6.x section 5.2.25 (NFIT); status
+ * codes follow the NVDIMM DSM interface example (Intel, rev 1), chapter 3.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/log.h"
+#include "qemu/nvdimm-utils.h"
+#include "qapi/error.h"
+#include "hw/acpi/acpi.h"
+#include "hw/acpi/aml-build.h"
+#include "hw/acpi/bios-linker-loader.h"
+#include "hw/nvram/fw_cfg.h"
+#include "hw/mem/nvdimm.h"
+#include "exec/address-spaces.h"
+#include "exec/memory.h"
+#include "trace.h"
+
+#define NVDIMM_DSM_MEM_FILE         "etc/acpi/nvdimm-mem"
+#define NVDIMM_DSM_PAGE_SIZE        4096
+
+/* docs/specs/acpi_nvdimm.rst: handles in the request page */
+#define NVDIMM_ROOT_HANDLE          0
+#define NVDIMM_QEMU_HANDLE          0x10000
+#define NVDIMM_MAX_DEVICE_HANDLE    0xffff
+
+/* The _DSM UUIDs the AML routes on, per handle kind */
+#define NVDIMM_ROOT_UUID            "2F10E7A4-9E91-11E4-89D3-123B93F75CBA"
+#define NVDIMM_QEMU_UUID            "648B9CF2-CDA1-4312-8AD9-49C4AF32BD62"
+#define NVDIMM_DEVICE_UUID          "4309AC30-0D11-11E4-9191-0800200C9A66"
+
+#define NVDIMM_DSM_REVISION         1
+
+/* QEMU-internal function on NVDIMM_QEMU_HANDLE */
+#define NVDIMM_QEMU_FN_READ_FIT     1
+
+/* NVDIMM DSM interface example: per-device functions */
+#define NVDIMM_FN_QUERY             0
+#define NVDIMM_FN_LABEL_SIZE        4
+#define NVDIMM_FN_LABEL_READ        5
+#define NVDIMM_FN_LABEL_WRITE       6
+#define NVDIMM_LABEL_FUNCTIONS      ((1u << NVDIMM_FN_QUERY) | \
+                                     (1u << NVDIMM_FN_LABEL_SIZE) | \
+                                     (1u << NVDIMM_FN_LABEL_READ) | \
+                                     (1u << NVDIMM_FN_LABEL_WRITE))
+
+/* NVDIMM DSM interface example, 3.1: status codes */
+#define NVDIMM_STATUS_SUCCESS       0
+#define NVDIMM_STATUS_UNSUPPORTED   1
+#define NVDIMM_STATUS_NO_DEVICE     2
+#define NVDIMM_STATUS_INVALID       3
+/* acpi_nvdimm.rst: the FIT changed while the guest was reading it */
+#define NVDIMM_STATUS_FIT_CHANGED   0x100
+
+/*
+ * The request as the AML lays it in the page.  The argument area holds
+ * Arg3's single buffer (or integer), zero-extended by the AML's store.
+ */
+typedef struct QEMU_PACKED NvdimmDsmRequest {
+    uint32_t handle;
+    uint32_t revision;
+    uint32_t function;
+    uint8_t arg[NVDIMM_DSM_PAGE_SIZE - 12];
+} NvdimmDsmRequest;
+
+/*
+ * The reply: @length counts itself; the AML returns the @length - 4
+ * bytes that follow it.  Every reply QEMU makes starts with a status.
+ */
+typedef struct QEMU_PACKED NvdimmDsmReply {
+    uint32_t length;
+    uint32_t status;
+    uint8_t data[NVDIMM_DSM_PAGE_SIZE - 8];
+} NvdimmDsmReply;
+
+QEMU_BUILD_BUG_ON(sizeof(NvdimmDsmRequest) != NVDIMM_DSM_PAGE_SIZE);
+QEMU_BUILD_BUG_ON(sizeof(NvdimmDsmReply) != NVDIMM_DSM_PAGE_SIZE);
+
+/* Get/Set Namespace Label Data input: offset, length (then the data) */
+typedef struct QEMU_PACKED NvdimmLabelRange {
+    uint32_t offset;
+    uint32_t length;
+} NvdimmLabelRange;
+
+/*
+ * The largest label transfer: a Set Label Data request must fit its
+ * offset/length header and the data in the argument area; reads use the
+ * same limit so the guest sees one "max transfer".
+ */
+#define NVDIMM_LABEL_MAX_XFER \
+    (sizeof(((NvdimmDsmRequest *)0)->arg) - sizeof(NvdimmLabelRange))
+
+/* ---- NFIT (ACPI 6.x, 5.2.25) ---- */
+
+#define NFIT_TYPE_SPA               0
+#define NFIT_TYPE_MEMDEV            1
+#define NFIT_TYPE_CONTROL_REGION    4
+#define NFIT_TYPE_PLATFORM_CAP      7
+
+/* SPA Range Structure flags: hot-add only, proximity domain valid */
+#define NFIT_SPA_FLAGS              0x3
+/* Persistent memory region GUID, 5.2.25.2 */
+#define NFIT_SPA_PM_GUID            "66F0D379-B4F3-4074-AC43-0D3318B78CDB"
+/* UEFI memory attributes: EFI_MEMORY_WB | EFI_MEMORY_NV */
+#define NFIT_SPA_MEM_ATTRS          0x8008ULL
+
+/* Memory Device to SPA Range Map flags: bit 3, not armed */
+#define NFIT_MEMDEV_NOT_ARMED       (1 << 3)
+
+/* The identity stock QEMU gives its control regions (a guest keys on it) */
+#define NFIT_DCR_VENDOR_ID          0x8086
+#define NFIT_DCR_DEVICE_ID          0x0001
+#define NFIT_DCR_REVISION_ID        0x0001
+#define NFIT_DCR_SERIAL_BASE        0x123456
+/* Region format interface code: byte-addressable energy backed */
+#define NFIT_DCR_FORMAT_CODE        0x0301
+
+/* Platform Capabilities: bits 0..1 are meaningful */
+#define NFIT_CAP_HIGHEST_VALID      1
+
+static uint32_t nvdimm_slot_to_handle(int slot)
+{
+    return slot + 1;
+}
+
+/* SPA range and control region indexes: two per handle, never 0 */
+static uint16_t nvdimm_spa_index(uint32_t handle)
+{
+    return handle * 2;
+}
+
+static uint16_t nvdimm_dcr_index(uint32_t handle)
+{
+    return handle * 2 + 1;
+}
+
+typedef struct NvdimmInfo {
+    uint32_t handle;
+    uint32_t slot;
+    uint32_t node;
+    uint64_t base;
+    uint64_t size;
+    bool not_armed;
+} NvdimmInfo;
+
+static NvdimmInfo nvdimm_info(DeviceState *dev)
+{
+    NVDIMMDevice *nvdimm = NVDIMM(dev);
+    Object *obj = OBJECT(dev);
+    NvdimmInfo info = {
+        .slot = object_property_get_uint(obj, PC_DIMM_SLOT_PROP, NULL),
+        .node = object_property_get_uint(obj, PC_DIMM_NODE_PROP, NULL),
+        .base = object_property_get_uint(obj, PC_DIMM_ADDR_PROP, NULL),
+        .size = nvdimm->nvdimm_mr ? memory_region_size(nvdimm->nvdimm_mr) : 0,
+        .not_armed = nvdimm->unarmed || nvdimm->readonly,
+    };
+
+    info.handle = nvdimm_slot_to_handle(info.slot);
+    return info;
+}
+
+static void nfit_append_spa(GArray *fit, const NvdimmInfo *info)
+{
+    QemuUUID guid;
+
+    build_append_int_noprefix(fit, NFIT_TYPE_SPA, 2);
+    build_append_int_noprefix(fit, 56, 2);                /* Length */
+    build_append_int_noprefix(fit, nvdimm_spa_index(info->handle), 2);
+    build_append_int_noprefix(fit, NFIT_SPA_FLAGS, 2);
+    build_append_int_noprefix(fit, 0, 4);                 /* Reserved */
+    build_append_int_noprefix(fit, info->node, 4);
+    qemu_uuid_parse(NFIT_SPA_PM_GUID, &guid);
+    guid = qemu_uuid_bswap(guid);                         /* GUIDs are LE */
+    g_array_append_vals(fit, guid.data, sizeof(guid.data));
+    build_append_int_noprefix(fit, info->base, 8);
+    build_append_int_noprefix(fit, info->size, 8);
+    build_append_int_noprefix(fit, NFIT_SPA_MEM_ATTRS, 8);
+}
+
+static void nfit_append_memdev(GArray *fit, const NvdimmInfo *info)
+{
+    build_append_int_noprefix(fit, NFIT_TYPE_MEMDEV, 2);
+    build_append_int_noprefix(fit, 48, 2);                /* Length */
+    build_append_int_noprefix(fit, info->handle, 4);
+    build_append_int_noprefix(fit, 0, 2);                 /* Physical ID */
+    build_append_int_noprefix(fit, 0, 2);                 /* Region ID */
+    build_append_int_noprefix(fit, nvdimm_spa_index(info->handle), 2);
+    build_append_int_noprefix(fit, nvdimm_dcr_index(info->handle), 2);
+    build_append_int_noprefix(fit, info->size, 8);        /* Region size */
+    build_append_int_noprefix(fit, 0, 8);                 /* Region offset */
+    build_append_int_noprefix(fit, 0, 8);                 /* DPA base */
+    build_append_int_noprefix(fit, 0, 2);                 /* Interleave idx */
+    build_append_int_noprefix(fit, 1, 2);                 /* Interleave ways */
+    build_append_int_noprefix(fit, info->not_armed ? NFIT_MEMDEV_NOT_ARMED : 0,
+                              2);
+    build_append_int_noprefix(fit, 0, 2);                 /* Reserved */
+}
+
+static void nfit_append_control_region(GArray *fit, const NvdimmInfo *info)
+{
+    build_append_int_noprefix(fit, NFIT_TYPE_CONTROL_REGION, 2);
+    build_append_int_noprefix(fit, 80, 2);                /* Length */
+    build_append_int_noprefix(fit, nvdimm_dcr_index(info->handle), 2);
+    build_append_int_noprefix(fit, NFIT_DCR_VENDOR_ID, 2);
+    build_append_int_noprefix(fit, NFIT_DCR_DEVICE_ID, 2);
+    build_append_int_noprefix(fit, NFIT_DCR_REVISION_ID, 2);
+    /* Subsystem vendor/device/revision, valid fields, location, date */
+    build_append_int_noprefix(fit, 0, 2 + 2 + 2 + 1 + 1 + 2);
+    build_append_int_noprefix(fit, 0, 2);                 /* Reserved */
+    build_append_int_noprefix(fit, NFIT_DCR_SERIAL_BASE + info->slot, 4);
+    build_append_int_noprefix(fit, NFIT_DCR_FORMAT_CODE, 2);
+    build_append_int_noprefix(fit, 0, 2);                 /* No BCWs */
+    /* Block control window size, command/status offsets and sizes */
+    build_append_int_noprefix(fit, 0, 8);
+    build_append_int_noprefix(fit, 0, 8);
+    build_append_int_noprefix(fit, 0, 8);
+    build_append_int_noprefix(fit, 0, 8);
+    build_append_int_noprefix(fit, 0, 8);
+    build_append_int_noprefix(fit, 0, 2);                 /* Flags */
+    build_append_int_noprefix(fit, 0, 6);                 /* Reserved */
+}
+
+static void nfit_append_platform_cap(GArray *fit, uint32_t capabilities)
+{
+    build_append_int_noprefix(fit, NFIT_TYPE_PLATFORM_CAP, 2);
+    build_append_int_noprefix(fit, 16, 2);                /* Length */
+    build_append_int_noprefix(fit, NFIT_CAP_HIGHEST_VALID, 1);
+    build_append_int_noprefix(fit, 0, 3);                 /* Reserved */
+    build_append_int_noprefix(fit, capabilities, 4);
+    build_append_int_noprefix(fit, 0, 4);                 /* Reserved */
+}
+
+/* The NFIT structures of every plugged NVDIMM, in device-list order */
+static GArray *nvdimm_build_fit(NVDIMMState *state)
+{
+    GSList *list = nvdimm_get_device_list();
+    GArray *fit = g_array_new(false, true, 1);
+    GSList *l;
+
+    for (l = list; l; l = l->next) {
+        NvdimmInfo info = nvdimm_info(l->data);
+
+        nfit_append_spa(fit, &info);
+        nfit_append_memdev(fit, &info);
+        nfit_append_control_region(fit, &info);
+    }
+    g_slist_free(list);
+
+    if (state->persistence) {
+        nfit_append_platform_cap(fit, state->persistence);
+    }
+    return fit;
+}
+
+static bool nvdimm_has_devices(void)
+{
+    GSList *list = nvdimm_get_device_list();
+    bool any = list != NULL;
+
+    g_slist_free(list);
+    return any;
+}
+
+static void nvdimm_refresh_fit(NVDIMMState *state)
+{
+    if (state->fit_buf.fit) {
+        g_array_free(state->fit_buf.fit, true);
+    }
+    state->fit_buf.fit = nvdimm_build_fit(state);
+}
+
+void nvdimm_plug(NVDIMMState *state)
+{
+    nvdimm_refresh_fit(state);
+    /* A _FIT read in progress must restart: it would mix old and new */
+    state->fit_buf.dirty = true;
+}
+
+void nvdimm_acpi_plug_cb(HotplugHandler *hotplug_dev, DeviceState *dev)
+{
+    if (dev->hotplugged) {
+        acpi_send_event(DEVICE(hotplug_dev), ACPI_NVDIMM_HOTPLUG_STATUS);
+    }
+}
+
+void nvdimm_build_srat(GArray *table_data)
+{
+    GSList *list = nvdimm_get_device_list();
+    GSList *l;
+
+    for (l = list; l; l = l->next) {
+        NvdimmInfo info = nvdimm_info(l->data);
+
+        build_srat_memory(table_data, info.base, info.size, info.node,
+                          MEM_AFFINITY_ENABLED | MEM_AFFINITY_NON_VOLATILE);
+    }
+    g_slist_free(list);
+}
+
+static void nvdimm_build_nfit(NVDIMMState *state, GArray *table_offsets,
+                              GArray *table_data, BIOSLinker *linker,
+                              const char *oem_id, const char *oem_table_id)
+{
+    GArray *fit = state->fit_buf.fit;
+    AcpiTable table = { .sig = "NFIT", .rev = 1,
+                        .oem_id = oem_id, .oem_table_id = oem_table_id };
+
+    acpi_add_table(table_offsets, table_data);
+    acpi_table_begin(&table, table_data);
+    build_append_int_noprefix(table_data, 0, 4);          /* Reserved */
+    g_array_append_vals(table_data, fit->data, fit->len);
+    acpi_table_end(linker, &table);
+}
+
+/* ---- The mailbox ---- */
+
+static NVDIMMDevice *nvdimm_find_by_handle(uint32_t handle)
+{
+    GSList *list = nvdimm_get_device_list();
+    NVDIMMDevice *found = NULL;
+    GSList *l;
+
+    for (l = list; l && !found; l = l->next) {
+        if (nvdimm_info(l->data).handle == handle) {
+            found = NVDIMM(l->data);
+        }
+    }
+    g_slist_free(list);
+    return found;
+}
+
+/* A reply that carries only a status */
+static void dsm_reply_status(NvdimmDsmReply *reply, uint32_t status)
+{
+    reply->status = cpu_to_le32(status);
+    reply->length = cpu_to_le32(8);
+}
+
+static void dsm_reply_data(NvdimmDsmReply *reply, uint32_t status,
+                           uint32_t data_len)
+{
+    reply->status = cpu_to_le32(status);
+    reply->length = cpu_to_le32(8 + data_len);
+}
+
+static void dsm_read_fit(NVDIMMState *state, const NvdimmDsmRequest *req,
+                         NvdimmDsmReply *reply)
+{
+    NVDIMMFitBuffer *fb = &state->fit_buf;
+    uint32_t offset = ldl_le_p(req->arg);
+    uint32_t fit_len = fb->fit ? fb->fit->len : 0;
+    uint32_t chunk;
+
+    trace_acpi_nvdimm_mbox_read_fit(offset, fit_len, fb->dirty);
+    if (offset == 0) {
+        /* A new read starts: it will see the current FIT */
+        fb->dirty = false;
+    } else if (fb->dirty) {
+        dsm_reply_status(reply, NVDIMM_STATUS_FIT_CHANGED);
+        return;
+    }
+    if (offset > fit_len) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: Read FIT offset 0x%" PRIx32
+                      " beyond the FIT (0x%" PRIx32 " bytes)\n",
+                      offset, fit_len);
+        dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
+        return;
+    }
+    chunk = MIN(fit_len - offset, sizeof(reply->data));
+    if (chunk) {
+        memcpy(reply->data, fb->fit->data + offset, chunk);
+    }
+    dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, chunk);
+}
+
+static void dsm_qemu_function(NVDIMMState *state, const NvdimmDsmRequest *req,
+                              NvdimmDsmReply *reply)
+{
+    if (req->function == NVDIMM_QEMU_FN_READ_FIT) {
+        dsm_read_fit(state, req, reply);
+    } else if (req->function == NVDIMM_FN_QUERY) {
+        /* The internal handle has no function list to query */
+        dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
+    } else {
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+    }
+}
+
+/*
+ * Function 0's bitmap, as a 4-byte buffer in the status slot: the label
+ * functions when the device has labels, else nothing (bit 0 clear says
+ * "no functions" to the DSM caller).
+ */
+static void dsm_query_functions(NVDIMMDevice *nvdimm, NvdimmDsmReply *reply)
+{
+    uint32_t mask = 0;
+
+    if (nvdimm && nvdimm->label_size) {
+        mask = NVDIMM_LABEL_FUNCTIONS;
+    }
+    reply->status = cpu_to_le32(mask);
+    reply->length = cpu_to_le32(8);
+}
+
+static void dsm_label_size(NVDIMMDevice *nvdimm, NvdimmDsmReply *reply)
+{
+    uint32_t out[2] = {
+        cpu_to_le32(nvdimm->label_size),
+        cpu_to_le32(NVDIMM_LABEL_MAX_XFER),
+    };
+
+    trace_acpi_nvdimm_mbox_label_size(nvdimm->label_size,
+                                      NVDIMM_LABEL_MAX_XFER);
+    memcpy(reply->data, out, sizeof(out));
+    dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, sizeof(out));
+}
+
+/* Is [offset, offset + length) a transfer the guest may make? */
+static bool dsm_label_range_ok(NVDIMMDevice *nvdimm,
+                               const NvdimmLabelRange *range)
+{
+    uint64_t end = (uint64_t)range->offset + range->length;
+
+    if (range->length == 0 || range->length > NVDIMM_LABEL_MAX_XFER) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: label transfer of 0x%" PRIx32
+                      " bytes (max 0x%zx)\n", range->length,
+                      (size_t)NVDIMM_LABEL_MAX_XFER);
+        return false;
+    }
+    if (end > nvdimm->label_size) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: label range 0x%" PRIx32
+                      "+0x%" PRIx32 " beyond the label area (0x%" PRIx64
+                      ")\n", range->offset, range->length,
+                      nvdimm->label_size);
+        return false;
+    }
+    return true;
+}
+
+static NvdimmLabelRange dsm_label_range(const NvdimmDsmRequest *req)
+{
+    NvdimmLabelRange range = {
+        .offset = ldl_le_p(req->arg),
+        .length = ldl_le_p(req->arg + 4),
+    };
+
+    return range;
+}
+
+static void dsm_label_read(NVDIMMDevice *nvdimm, const NvdimmDsmRequest *req,
+                           NvdimmDsmReply *reply)
+{
+    NVDIMMClass *nc = NVDIMM_GET_CLASS(nvdimm);
+    NvdimmLabelRange range = dsm_label_range(req);
+
+    trace_acpi_nvdimm_mbox_label_read(range.offset, range.length);
+    if (!dsm_label_range_ok(nvdimm, &range)) {
+        dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
+        return;
+    }
+    nc->read_label_data(nvdimm, reply->data, range.length, range.offset);
+    dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, range.length);
+}
+
+static void dsm_label_write(NVDIMMDevice *nvdimm, const NvdimmDsmRequest *req,
+                            NvdimmDsmReply *reply)
+{
+    NVDIMMClass *nc = NVDIMM_GET_CLASS(nvdimm);
+    NvdimmLabelRange range = dsm_label_range(req);
+
+    trace_acpi_nvdimm_mbox_label_write(range.offset, range.length);
+    if (!dsm_label_range_ok(nvdimm, &range)) {
+        dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
+        return;
+    }
+    if (nvdimm->readonly) {
+        qemu_log_mask(LOG_GUEST_ERROR,
+                      "nvdimm: label write to a read-only NVDIMM\n");
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+        return;
+    }
+    nc->write_label_data(nvdimm, req->arg + sizeof(range), range.length,
+                         range.offset);
+    dsm_reply_status(reply, NVDIMM_STATUS_SUCCESS);
+}
+
+static void dsm_device_function(const NvdimmDsmRequest *req,
+                                NvdimmDsmReply *reply)
+{
+    NVDIMMDevice *nvdimm = NULL;
+
+    if (req->handle <= NVDIMM_MAX_DEVICE_HANDLE) {
+        nvdimm = nvdimm_find_by_handle(req->handle);
+    }
+    if (req->function == NVDIMM_FN_QUERY) {
+        dsm_query_functions(nvdimm, reply);
+        return;
+    }
+    if (!nvdimm) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: _DSM for handle 0x%" PRIx32
+                      ", no such NVDIMM\n", req->handle);
+        dsm_reply_status(reply, NVDIMM_STATUS_NO_DEVICE);
+        return;
+    }
+    if (!nvdimm->label_size) {
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+        return;
+    }
+    switch (req->function) {
+    case NVDIMM_FN_LABEL_SIZE:
+        dsm_label_size(nvdimm, reply);
+        break;
+    case NVDIMM_FN_LABEL_READ:
+        dsm_label_read(nvdimm, req, reply);
+        break;
+    case NVDIMM_FN_LABEL_WRITE:
+        dsm_label_write(nvdimm, req, reply);
+        break;
+    default:
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+        break;
+    }
+}
+
+static void dsm_root_function(const NvdimmDsmRequest *req,
+                              NvdimmDsmReply *reply)
+{
+    if (req->function == NVDIMM_FN_QUERY) {
+        /* The root implements no functions of its own */
+        dsm_reply_status(reply, NVDIMM_STATUS_SUCCESS);
+    } else {
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+    }
+}
+
+static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
+                                NvdimmDsmReply *reply)
+{
+    req->handle = le32_to_cpu(req->handle);
+    req->revision = le32_to_cpu(req->revision);
+    req->function = le32_to_cpu(req->function);
+    trace_acpi_nvdimm_mbox_request(req->handle, req->revision, req->function);
+
+    if (req->revision != NVDIMM_DSM_REVISION) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: _DSM revision %" PRIu32
+                      " is not supported\n", req->revision);
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
+    } else if (req->handle == NVDIMM_ROOT_HANDLE) {
+        dsm_root_function(req, reply);
+    } else if (req->handle == NVDIMM_QEMU_HANDLE) {
+        dsm_qemu_function(state, req, reply);
+    } else {
+        dsm_device_function(req, reply);
+    }
+}
+
+static uint64_t nvdimm_doorbell_read(void *opaque, hwaddr addr, unsigned size)
+{
+    /* The doorbell is write-only; the reply is in the page */
+    return 0;
+}
+
+static void nvdimm_doorbell_write(void *opaque, hwaddr addr, uint64_t val,
+                                  unsigned size)
+{
+    NVDIMMState *state = opaque;
+    hwaddr page = (uint32_t)val;
+    g_autofree NvdimmDsmRequest *req = g_new0(NvdimmDsmRequest, 1);
+    g_autofree NvdimmDsmReply *reply = g_new0(NvdimmDsmReply, 1);
+    MemTxResult res;
+
+    trace_acpi_nvdimm_mbox_page(page);
+    res = address_space_read(&address_space_memory, page,
+                             MEMTXATTRS_UNSPECIFIED, req, sizeof(*req));
+    if (res != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: cannot read the _DSM page"
+                      " at 0x%" HWADDR_PRIx "\n", page);
+        return;
+    }
+
+    nvdimm_dsm_dispatch(state, req, reply);
+    trace_acpi_nvdimm_mbox_reply(req->handle, req->function,
+                                le32_to_cpu(reply->status),
+                                le32_to_cpu(reply->length));
+
+    res = address_space_write(&address_space_memory, page,
+                              MEMTXATTRS_UNSPECIFIED, reply,
+                              le32_to_cpu(reply->length));
+    if (res != MEMTX_OK) {
+        qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: cannot write the _DSM reply"
+                      " at 0x%" HWADDR_PRIx "\n", page);
+    }
+}
+
+static const MemoryRegionOps nvdimm_doorbell_ops = {
+    .read = nvdimm_doorbell_read,
+    .write = nvdimm_doorbell_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 4,
+        .max_access_size = 4,
+    },
+};
+
+void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
+                            struct AcpiGenericAddress dsm_io,
+                            FWCfgState *fw_cfg, Object *owner)
+{
+    state->dsm_io = dsm_io;
+    memory_region_init_io(&state->io_mr, owner, &nvdimm_doorbell_ops, state,
+                          "nvdimm-acpi-io", dsm_io.bit_width >> 3);
+    memory_region_add_subregion(io, dsm_io.address, &state->io_mr);
+
+    state->dsm_mem = g_array_new(false, true, 1);
+    g_array_set_size(state->dsm_mem, NVDIMM_DSM_PAGE_SIZE);
+    fw_cfg_add_file(fw_cfg, NVDIMM_DSM_MEM_FILE, state->dsm_mem->data,
+                    state->dsm_mem->len);
+
+    nvdimm_refresh_fit(state);
+}
+
+/* ---- The SSDT ---- */
+
+/* AML names; the page address is patched by the BIOS linker */
+#define NVDIMM_AML_PAGE_ADDR    "NVMA"
+
+/*
+ * MBOX(uuid, revision, function, args, handle): run one _DSM call through
+ * the page.  Calls with a foreign UUID, or before the firmware has given
+ * us a page, answer "no functions" / "not supported" without QEMU.
+ */
+static Aml *nvdimm_aml_mailbox(const struct AcpiGenericAddress *dsm_io)
+{
+    Aml *method, *ifc, *elsec, *field, *whilec;
+    Aml *uuid = aml_local(0), *out_len = aml_local(1), *idx = aml_local(2);
+    Aml *result = aml_local(3), *page = aml_local(4), *raw = aml_local(5);
+
+    method = aml_method("MBOX", 5, AML_SERIALIZED);
+    aml_append(method, aml_store(aml_name(NVDIMM_AML_PAGE_ADDR), page));
+
+    /* The UUID each handle kind answers to */
+    ifc = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_ROOT_HANDLE)));
+    aml_append(ifc, aml_store(aml_touuid(NVDIMM_ROOT_UUID), uuid));
+    aml_append(method, ifc);
+    elsec = aml_else();
+    ifc = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_QEMU_HANDLE)));
+    aml_append(ifc, aml_store(aml_touuid(NVDIMM_QEMU_UUID), uuid));
+    aml_append(elsec, ifc);
+    ifc = aml_else();
+    aml_append(ifc, aml_store(aml_touuid(NVDIMM_DEVICE_UUID), uuid));
+    aml_append(elsec, ifc);
+    aml_append(method, elsec);
+
+    ifc = aml_if(aml_lor(aml_equal(page, aml_int(0)),
+                         aml_lnot(aml_equal(aml_arg(0), uuid))));
+    {
+        uint8_t none = 0, unsupported = NVDIMM_STATUS_UNSUPPORTED;
+        Aml *query = aml_if(aml_equal(aml_arg(2), aml_int(0)));
+
+        aml_append(query, aml_return(aml_buffer(1, &none)));
+        aml_append(ifc, query);
+        aml_append(ifc, aml_return(aml_buffer(1, &unsupported)));
+    }
+    aml_append(method, ifc);
+
+    aml_append(method, aml_operation_region("DBEL", dsm_io->space_id,
+                                            aml_int(dsm_io->address),
+                                            dsm_io->bit_width >> 3));
+    aml_append(method, aml_operation_region("PAGE", AML_SYSTEM_MEMORY, page,
+                                            NVDIMM_DSM_PAGE_SIZE));
+    field = aml_field("DBEL", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("RING", 32));
+    aml_append(method, field);
+    /* The request view of the page */
+    field = aml_field("PAGE", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("QHDL", 32));
+    aml_append(field, aml_named_field("QREV", 32));
+    aml_append(field, aml_named_field("QFUN", 32));
+    aml_append(field, aml_named_field("QARG",
+                                      (NVDIMM_DSM_PAGE_SIZE - 12) * 8));
+    aml_append(method, field);
+    /* The reply view of the page */
+    field = aml_field("PAGE", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("ALEN", 32));
+    aml_append(field, aml_named_field("ADAT", (NVDIMM_DSM_PAGE_SIZE - 4) * 8));
+    aml_append(method, field);
+
+    aml_append(method, aml_store(aml_arg(4), aml_name("QHDL")));
+    aml_append(method, aml_store(aml_arg(1), aml_name("QREV")));
+    aml_append(method, aml_store(aml_arg(2), aml_name("QFUN")));
+    /* Arg3 is a package holding one buffer (or integer) of arguments */
+    ifc = aml_if(aml_land(aml_equal(aml_object_type(aml_arg(3)), aml_int(4)),
+                          aml_equal(aml_sizeof(aml_arg(3)), aml_int(1))));
+    aml_append(ifc, aml_store(aml_derefof(aml_index(aml_arg(3), aml_int(0))),
+                              aml_name("QARG")));
+    aml_append(method, ifc);
+    aml_append(method, aml_store(page, aml_name("RING")));
+
+    aml_append(method, aml_subtract(aml_name("ALEN"), aml_int(4), out_len));
+    /* Reading the whole reply field yields a Buffer to cut from */
+    aml_append(method, aml_store(aml_name("ADAT"), raw));
+    /*
+     * A field of 64 bits or less reads as an Integer, so short replies
+     * are copied out byte by byte to stay a Buffer.
+     */
+    ifc = aml_if(aml_lless(out_len, aml_int(8)));
+    {
+        aml_append(ifc, aml_store(aml_buffer(0, NULL), result));
+        aml_append(ifc, aml_store(aml_int(0), idx));
+        whilec = aml_while(aml_lless(idx, out_len));
+        aml_append(whilec, aml_store(aml_derefof(aml_index(raw, idx)),
+                                     aml_index(aml_name("ONEB"),
+                                               aml_int(0))));
+        aml_append(whilec, aml_concatenate(result, aml_name("ONEB"), result));
+        aml_append(whilec, aml_increment(idx));
+        aml_append(ifc, whilec);
+        aml_append(ifc, aml_return(result));
+    }
+    aml_append(method, ifc);
+    aml_append(method, aml_create_field(raw, aml_int(0),
+                                        aml_shiftleft(out_len, aml_int(3)),
+                                        "ARES"));
+    aml_append(method, aml_return(aml_name("ARES")));
+    return method;
+}
+
+/*
+ * FITC(offset): one Read FIT call; stores the status in FSTS and returns
+ * the FIT bytes of the reply.
+ */
+static Aml *nvdimm_aml_fit_chunk(void)
+{
+    Aml *method, *ifc, *pkg;
+    Aml *reply = aml_local(0), *len = aml_local(1);
+
+    method = aml_method("FITC", 1, AML_SERIALIZED);
+    aml_append(method, aml_name_decl("FOFS", aml_int(0)));
+    aml_append(method, aml_store(aml_arg(0), aml_name("FOFS")));
+    pkg = aml_package(1);
+    aml_append(pkg, aml_name("FOFS"));
+    aml_append(method, aml_store(aml_call5("MBOX", aml_touuid(NVDIMM_QEMU_UUID),
+                                           aml_int(NVDIMM_DSM_REVISION),
+                                           aml_int(NVDIMM_QEMU_FN_READ_FIT),
+                                           pkg,
+                                           aml_int(NVDIMM_QEMU_HANDLE)),
+                                 reply));
+    aml_append(method, aml_create_dword_field(reply, aml_int(0), "FRST"));
+    aml_append(method, aml_store(aml_name("FRST"), aml_name("FSTS")));
+    aml_append(method, aml_subtract(aml_sizeof(reply), aml_int(4), len));
+    ifc = aml_if(aml_lor(aml_lnot(aml_equal(aml_name("FRST"), aml_int(0))),
+                         aml_equal(len, aml_int(0))));
+    aml_append(ifc, aml_return(aml_buffer(0, NULL)));
+    aml_append(method, ifc);
+    aml_append(method, aml_create_field(reply, aml_int(32),
+                                        aml_shiftleft(len, aml_int(3)),
+                                        "FDAT"));
+    aml_append(method, aml_return(aml_name("FDAT")));
+    return method;
+}
+
+/* _FIT: concatenate chunks; start over when QEMU says the FIT changed */
+static Aml *nvdimm_aml_fit(void)
+{
+    Aml *method, *whilec, *ifc, *elsec, *done;
+    Aml *fit = aml_local(0), *offset = aml_local(1), *chunk = aml_local(2);
+    Aml *len = aml_local(3);
+
+    method = aml_method("_FIT", 0, AML_SERIALIZED);
+    aml_append(method, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(method, aml_store(aml_int(0), offset));
+    whilec = aml_while(aml_int(1));
+    aml_append(whilec, aml_store(aml_call1("FITC", offset), chunk));
+    aml_append(whilec, aml_store(aml_sizeof(chunk), len));
+    ifc = aml_if(aml_equal(aml_name("FSTS"),
+                           aml_int(NVDIMM_STATUS_FIT_CHANGED)));
+    aml_append(ifc, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(ifc, aml_store(aml_int(0), offset));
+    aml_append(whilec, ifc);
+    elsec = aml_else();
+    done = aml_if(aml_equal(len, aml_int(0)));
+    aml_append(done, aml_return(fit));
+    aml_append(elsec, done);
+    aml_append(elsec, aml_concatenate(fit, chunk, fit));
+    aml_append(elsec, aml_add(offset, len, offset));
+    aml_append(whilec, elsec);
+    aml_append(method, whilec);
+    return method;
+}
+
+static Aml *nvdimm_aml_dsm(uint32_t handle)
+{
+    Aml *method = aml_method("_DSM", 4, AML_NOTSERIALIZED);
+
+    aml_append(method, aml_return(aml_call5("MBOX", aml_arg(0), aml_arg(1),
+                                            aml_arg(2), aml_arg(3),
+                                            aml_int(handle))));
+    return method;
+}
+
+static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
+{
+    Aml *dev = aml_device("NVDR");
+    Aml *method;
+    uint8_t onebyte = 0;
+    uint32_t slot;
+
+    aml_append(dev, aml_name_decl("_HID", aml_string("ACPI0012")));
+    method = aml_method("_STA", 0, AML_NOTSERIALIZED);
+    aml_append(method, aml_return(aml_int(0xf)));
+    aml_append(dev, method);
+    /* Scratch byte for MBOX's short-reply copy */
+    aml_append(dev, aml_name_decl("ONEB", aml_buffer(1, &onebyte)));
+    aml_append(dev, aml_name_decl("FSTS", aml_int(0)));
+    aml_append(dev, nvdimm_aml_mailbox(&state->dsm_io));
+    aml_append(dev, nvdimm_aml_dsm(NVDIMM_ROOT_HANDLE));
+    aml_append(dev, nvdimm_aml_fit_chunk());
+    aml_append(dev, nvdimm_aml_fit());
+
+    /* One device per slot, so hot-added NVDIMMs have a node to bind to */
+    for (slot = 0; slot < ram_slots; slot++) {
+        uint32_t handle = nvdimm_slot_to_handle(slot);
+        Aml *child = aml_device("NV%02X", slot);
+
+        aml_append(child, aml_name_decl("_ADR", aml_int(handle)));
+        aml_append(child, nvdimm_aml_dsm(handle));
+        aml_append(dev, child);
+    }
+    return dev;
+}
+
+static void nvdimm_build_ssdt(NVDIMMState *state, GArray *table_offsets,
+                              GArray *table_data, BIOSLinker *linker,
+                              uint32_t ram_slots, const char *oem_id)
+{
+    AcpiTable table = { .sig = "SSDT", .rev = 1,
+                        .oem_id = oem_id, .oem_table_id = "NVDIMM" };
+    Aml *ssdt, *scope;
+    uint32_t page_addr_offset;
+
+    acpi_add_table(table_offsets, table_data);
+    acpi_table_begin(&table, table_data);
+    ssdt = init_aml_allocator();
+
+    page_addr_offset = table_data->len +
+        build_append_named_dword(ssdt->buf, NVDIMM_AML_PAGE_ADDR);
+    scope = aml_scope("\\_SB");
+    aml_append(scope, nvdimm_aml_root(state, ram_slots));
+    aml_append(ssdt, scope);
+    g_array_append_vals(table_data, ssdt->buf->data, ssdt->buf->len);
+
+    bios_linker_loader_alloc(linker, NVDIMM_DSM_MEM_FILE, state->dsm_mem,
+                             NVDIMM_DSM_PAGE_SIZE, false /* high memory */);
+    bios_linker_loader_add_pointer(linker, ACPI_BUILD_TABLE_FILE,
+                                   page_addr_offset, sizeof(uint32_t),
+                                   NVDIMM_DSM_MEM_FILE, 0);
+    acpi_table_end(linker, &table);
+    free_aml_allocator();
+}
+
+void nvdimm_build_acpi(GArray *table_offsets, GArray *table_data,
+                       BIOSLinker *linker, NVDIMMState *state,
+                       uint32_t ram_slots, const char *oem_id,
+                       const char *oem_table_id)
+{
+    nvdimm_refresh_fit(state);
+    nvdimm_build_ssdt(state, table_offsets, table_data, linker, ram_slots,
+                      oem_id);
+    /* Without NVDIMMs there is no NFIT; hot-added ones arrive via _FIT */
+    if (nvdimm_has_devices()) {
+        nvdimm_build_nfit(state, table_offsets, table_data, linker,
+                          oem_id, oem_table_id);
+    }
+}
