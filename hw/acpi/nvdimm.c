@@ -359,18 +359,18 @@ static void dsm_read_fit(NVDIMMState *state, const NvdimmDsmRequest *req,
     uint32_t chunk;
 
     trace_acpi_nvdimm_mbox_read_fit(offset, fit_len, fb->dirty);
-    if (offset == 0) {
-        /* A new read starts: it will see the current FIT */
-        fb->dirty = false;
-    } else if (fb->dirty) {
-        dsm_reply_status(reply, NVDIMM_STATUS_FIT_CHANGED);
-        return;
-    }
     if (offset > fit_len) {
         qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: Read FIT offset 0x%" PRIx32
                       " beyond the FIT (0x%" PRIx32 " bytes)\n",
                       offset, fit_len);
         dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
+        return;
+    }
+    if (offset == 0) {
+        /* A new read starts: it will see the current FIT */
+        fb->dirty = false;
+    } else if (fb->dirty) {
+        dsm_reply_status(reply, NVDIMM_STATUS_FIT_CHANGED);
         return;
     }
     chunk = MIN(fit_len - offset, sizeof(reply->data));

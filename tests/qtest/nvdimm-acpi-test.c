@@ -512,7 +512,15 @@ static void test_mbox_errors(void)
                      ST_INVALID);
     g_assert_cmpuint(label_write(qts, 1, 0xfffffffc, 8, data, 8), ==,
                      ST_INVALID);
-    /* FIT offset beyond the FIT */
+    /* FIT offset beyond the FIT, checked even while the FIT is new */
+    arg[0] = cpu_to_le32(0x7fffffff);
+    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
+                     ST_INVALID);
+    arg[0] = cpu_to_le32(1);
+    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
+                     ST_FIT_CHANGED);
+    arg[0] = 0;
+    dsm_call(qts, QEMU_HANDLE, 1, arg, 4, NULL);
     arg[0] = cpu_to_le32(0x7fffffff);
     g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
                      ST_INVALID);
@@ -524,7 +532,8 @@ static void test_mbox_readonly(void)
     Backend b = backend_new();
     g_autofree char *cmd = g_strdup_printf(
         "-object memory-backend-file,id=m0,mem-path=%s,size=%d,readonly=on "
-        "-device nvdimm,memdev=m0,label-size=128K ", b.path, BACKEND_SIZE);
+        "-device nvdimm,memdev=m0,label-size=128K,unarmed=on ", b.path,
+        BACKEND_SIZE);
     QTestState *qts = qtest_initf(COMMON_ARGS "%s", "", cmd);
     uint8_t data[4] = { 1, 2, 3, 4 }, back[4];
 
