@@ -109,9 +109,10 @@ static bool nvdimm_vmflags_contain(const char *flags, const char *flag)
 }
 
 /*
- * MAP_SYNC is requested by QEMU but silently dropped by older code paths
- * and refused by most file systems; the kernel's own record of it is the
- * "sf" (synchronous fault) flag of the mapping in /proc/self/smaps.
+ * QEMU asks for MAP_SYNC when pmem=on, but maps the file without it when
+ * the kernel refuses, as it does for any file not on a DAX file system.
+ * The kernel's own record is the "sf" (synchronous fault) flag of the
+ * mapping in /proc/self/smaps.
  */
 static bool nvdimm_host_has_map_sync(const void *host)
 {
@@ -295,22 +296,34 @@ static char *nvdimm_describe(const NVDIMMPersistence *p, bool with_fixes)
     return g_string_free(s, false);
 }
 
+/* "nvdimm 'nv0' (memdev mem0)", or without the id if it has none */
+static char *nvdimm_name(NVDIMMDevice *nvdimm)
+{
+    const char *id = DEVICE(nvdimm)->id;
+    const char *memdev = object_get_canonical_path_component(
+        OBJECT(nvdimm_backend(nvdimm)));
+
+    if (id) {
+        return g_strdup_printf("nvdimm '%s' (memdev %s)", id, memdev);
+    }
+    return g_strdup_printf("nvdimm (memdev %s)", memdev);
+}
+
 bool nvdimm_check_persistence(NVDIMMDevice *nvdimm, Error **errp)
 {
-    DeviceState *dev = DEVICE(nvdimm);
-    NVDIMMPersistence p;
     g_autofree char *reasons = NULL;
+    g_autofree char *name = NULL;
+    NVDIMMPersistence p;
 
     nvdimm_evaluate(nvdimm, &p);
     if (p.verdict != NVDIMM_PERSISTENCE_VERDICT_NOT_GUARANTEED) {
         return true;
     }
     reasons = nvdimm_describe(&p, true);
-    error_setg(errp, "nvdimm '%s' (memdev %s) has "
-               NVDIMM_REQUIRE_PERSISTENCE_PROP "=on, but guest writes to"
-               " it would not survive a host crash: %s",
-               dev->id ? dev->id : "", object_get_canonical_path_component(
-                   OBJECT(nvdimm_backend(nvdimm))), reasons);
+    name = nvdimm_name(nvdimm);
+    error_setg(errp, "%s has " NVDIMM_REQUIRE_PERSISTENCE_PROP "=on, but"
+               " guest writes to it would not survive a host crash: %s",
+               name, reasons);
     error_append_hint(errp, "Alternatively, set unarmed=on so that the"
                       " guest does not expect persistence, or drop "
                       NVDIMM_REQUIRE_PERSISTENCE_PROP "=on.\n");
