@@ -599,30 +599,36 @@ static void nvdimm_doorbell_write(void *opaque, hwaddr addr, uint64_t val,
     }
 }
 
+/* The AML rings with one 32-bit access; nothing else is meaningful */
 static const MemoryRegionOps nvdimm_doorbell_ops = {
-    .read = nvdimm_doorbell_read,
-    .write = nvdimm_doorbell_write,
+    .valid.min_access_size = 4,
+    .valid.max_access_size = 4,
     .endianness = DEVICE_LITTLE_ENDIAN,
-    .valid = {
-        .min_access_size = 4,
-        .max_access_size = 4,
-    },
+    .write = nvdimm_doorbell_write,
+    .read = nvdimm_doorbell_read,
 };
+
+/* The page the firmware allocates for us; only its address matters */
+static GArray *nvdimm_new_dsm_page(FWCfgState *fw_cfg)
+{
+    GArray *page = g_array_sized_new(false, true, 1, NVDIMM_DSM_PAGE_SIZE);
+
+    g_array_set_size(page, NVDIMM_DSM_PAGE_SIZE);
+    fw_cfg_add_file(fw_cfg, NVDIMM_DSM_MEM_FILE, page->data, page->len);
+    return page;
+}
 
 void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
                             struct AcpiGenericAddress dsm_io,
                             FWCfgState *fw_cfg, Object *owner)
 {
-    state->dsm_io = dsm_io;
+    uint64_t width = dsm_io.bit_width / BITS_PER_BYTE;
+
     memory_region_init_io(&state->io_mr, owner, &nvdimm_doorbell_ops, state,
-                          "nvdimm-acpi-io", dsm_io.bit_width >> 3);
+                          "nvdimm-dsm-doorbell", width);
     memory_region_add_subregion(io, dsm_io.address, &state->io_mr);
-
-    state->dsm_mem = g_array_new(false, true, 1);
-    g_array_set_size(state->dsm_mem, NVDIMM_DSM_PAGE_SIZE);
-    fw_cfg_add_file(fw_cfg, NVDIMM_DSM_MEM_FILE, state->dsm_mem->data,
-                    state->dsm_mem->len);
-
+    state->dsm_io = dsm_io;
+    state->dsm_mem = nvdimm_new_dsm_page(fw_cfg);
     nvdimm_refresh_fit(state);
 }
 
@@ -765,32 +771,38 @@ static Aml *nvdimm_aml_fit_chunk(void)
     return method;
 }
 
-/* _FIT: concatenate chunks; start over when QEMU says the FIT changed */
+/*
+ * _FIT: append chunks until an empty one; the next offset is simply what
+ * has been gathered so far, so dropping it all restarts from offset 0
+ * when QEMU says the FIT changed under the read.
+ */
 static Aml *nvdimm_aml_fit(void)
 {
-    Aml *method, *whilec, *ifc, *elsec, *done;
-    Aml *fit = aml_local(0), *offset = aml_local(1), *chunk = aml_local(2);
-    Aml *len = aml_local(3);
+    Aml *method, *loop, *restart, *other, *end, *append;
+    Aml *fit = aml_local(0), *more = aml_local(1), *chunk = aml_local(2);
 
     method = aml_method("_FIT", 0, AML_SERIALIZED);
     aml_append(method, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(method, aml_store(aml_int(0), offset));
-    whilec = aml_while(aml_int(1));
-    aml_append(whilec, aml_store(aml_call1("FITC", offset), chunk));
-    aml_append(whilec, aml_store(aml_sizeof(chunk), len));
-    ifc = aml_if(aml_equal(aml_name("FSTS"),
-                           aml_int(NVDIMM_STATUS_FIT_CHANGED)));
-    aml_append(ifc, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(ifc, aml_store(aml_int(0), offset));
-    aml_append(whilec, ifc);
-    elsec = aml_else();
-    done = aml_if(aml_equal(len, aml_int(0)));
-    aml_append(done, aml_return(fit));
-    aml_append(elsec, done);
-    aml_append(elsec, aml_concatenate(fit, chunk, fit));
-    aml_append(elsec, aml_add(offset, len, offset));
-    aml_append(whilec, elsec);
-    aml_append(method, whilec);
+    aml_append(method, aml_store(aml_int(1), more));
+    loop = aml_while(more);
+    aml_append(loop, aml_store(aml_call1("FITC", aml_sizeof(fit)), chunk));
+
+    restart = aml_if(aml_equal(aml_name("FSTS"),
+                               aml_int(NVDIMM_STATUS_FIT_CHANGED)));
+    aml_append(restart, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(loop, restart);
+
+    other = aml_else();
+    end = aml_if(aml_equal(aml_sizeof(chunk), aml_int(0)));
+    aml_append(end, aml_store(aml_int(0), more));
+    aml_append(other, end);
+    append = aml_else();
+    aml_append(append, aml_concatenate(fit, chunk, fit));
+    aml_append(other, append);
+    aml_append(loop, other);
+
+    aml_append(method, loop);
+    aml_append(method, aml_return(fit));
     return method;
 }
 
