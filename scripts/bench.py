@@ -701,8 +701,9 @@ def label_goal(results):
         return "Not measured (no guest rig)"
     speedup = ref / ours
     return "%s: label reads (check-labels) ours %.2fx the reference's " \
-        "speed%s" % ("met" if speedup >= 1 / 1.05 else "NOT met", speedup,
-                     ", stretch goal 2x met" if speedup >= 2 else "")
+        "speed%s; a short wall time in a TCG guest, so noisy" \
+        % ("met" if speedup >= 1 / 1.05 else "NOT met", speedup,
+           ", stretch goal 2x met" if speedup >= 2 else "")
 
 
 def commands_by_line(results):
