@@ -19,6 +19,7 @@
 #include "qapi/error.h"
 #include "qapi/visitor.h"
 #include "hw/mem/nvdimm.h"
+#include "hw/mem/nvdimm-persistence.h"
 #include "hw/mem/memory-device.h"
 #include "hw/qdev-properties.h"
 #include "system/hostmem.h"
@@ -163,7 +164,14 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
     NVDIMMDevice *nvdimm = NVDIMM(dimm);
     NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
 
-    if (nvdimm_prepare_memory_region(nvdimm, errp) && nvc->realize) {
+    if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
+        return;
+    }
+    if (nvdimm->require_persistence &&
+        !nvdimm_check_persistence(nvdimm, errp)) {
+        return;
+    }
+    if (nvc->realize) {
         nvc->realize(nvdimm, errp);
     }
 }
@@ -339,6 +347,8 @@ static void nvdimm_uuid_set(Object *obj, Visitor *v, const char *name,
 
 static const Property nvdimm_properties[] = {
     DEFINE_PROP_BOOL(NVDIMM_UNARMED_PROP, NVDIMMDevice, unarmed, false),
+    DEFINE_PROP_BOOL(NVDIMM_REQUIRE_PERSISTENCE_PROP, NVDIMMDevice,
+                     require_persistence, false),
 };
 
 static void nvdimm_class_add_properties(ObjectClass *oc)

@@ -40,6 +40,7 @@ struct NVDIMMDevice {
     uint64_t label_size;        /* 0: no labels */
     QemuUUID uuid;              /* reported by spapr */
     bool unarmed;               /* guest told: no persistent writes */
+    bool require_persistence;   /* refuse unless writes persist */
 
     /* public: derived from the backend when the device is plugged */
     MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */

@@ -1,0 +1,359 @@
+/*
+ * QTest for query-nvdimm-persistence, "info nvdimm" and the NVDIMM's
+ * require-persistence=on strict mode
+ *
+ * The backend files live in the test's temporary directory, which is
+ * not on a DAX file system on any build host we know of; a test that
+ * finds otherwise skips instead of guessing.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/units.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+
+#define BACKEND_SIZE (4 * MiB)
+#define MACHINE "-machine pc,nvdimm=on -m 128M,slots=2,maxmem=1G "
+
+#define NOT_DAX_REASON "the backend file is not on a DAX file system"
+#define PRIVATE_REASON "share=off: guest writes stay in a private copy"
+#define NO_MAP_SYNC_REASON "MAP_SYNC was not obtained"
+
+/* A backend file of BACKEND_SIZE bytes; the caller unlinks and frees. */
+static char *make_backend_file(void)
+{
+    g_autoptr(GError) err = NULL;
+    char *path = NULL;
+    int fd;
+
+    fd = g_file_open_tmp("nvdimm-persistence-XXXXXX", &path, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
+    close(fd);
+    return path;
+}
+
+static void remove_backend_file(char *path)
+{
+    unlink(path);
+    g_free(path);
+}
+
+/* The one element query-nvdimm-persistence returns; the caller unrefs. */
+static QDict *query_single_nvdimm(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts,
+                            "{ 'execute': 'query-nvdimm-persistence' }");
+    QList *list;
+    QDict *info;
+
+    g_assert(qdict_haskey(resp, "return"));
+    list = qdict_get_qlist(resp, "return");
+    g_assert_cmpint(qlist_size(list), ==, 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(info);
+    qobject_unref(resp);
+    return info;
+}
+
+static int64_t query_nvdimm_count(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts,
+                            "{ 'execute': 'query-nvdimm-persistence' }");
+    int64_t n;
+
+    g_assert(qdict_haskey(resp, "return"));
+    n = qlist_size(qdict_get_qlist(resp, "return"));
+    qobject_unref(resp);
+    return n;
+}
+
+static bool skip_if_dax(QDict *info)
+{
+    if (qdict_get_bool(info, "dax")) {
+        g_test_skip("the temporary directory is on a DAX file system");
+        return true;
+    }
+    return false;
+}
+
+static void assert_reason_contains(QDict *info, const char *text)
+{
+    const char *reason = qdict_get_str(info, "reason");
+
+    if (!strstr(reason, text)) {
+        g_test_message("reason: %s", reason);
+        g_assert_not_reached();
+    }
+}
+
+static void assert_verdict(QDict *info, const char *verdict,
+                           const char *reason)
+{
+    g_assert_cmpstr(qdict_get_str(info, "verdict"), ==, verdict);
+    assert_reason_contains(info, reason);
+}
+
+/* The fields that do not depend on the backend's settings. */
+static void assert_placement(QDict *info, const char *path)
+{
+    QDict *backend = qdict_get_qdict(info, "backend");
+
+    g_assert_cmpstr(qdict_get_str(info, "id"), ==, "nv0");
+    g_assert_cmpint(qdict_get_int(info, "slot"), ==, 0);
+    g_assert_cmpint(qdict_get_int(info, "handle"), ==, 1);
+    g_assert_cmpint(qdict_get_int(info, "node"), ==, 0);
+    g_assert_cmpuint(qdict_get_int(info, "addr"), >=, 128 * MiB);
+    g_assert_cmpint(qdict_get_int(info, "size"), ==, BACKEND_SIZE);
+    g_assert_cmpint(qdict_get_int(info, "label-size"), ==, 0);
+    g_assert_cmpstr(qdict_get_str(backend, "id"), ==, "mem0");
+    g_assert_cmpstr(qdict_get_str(backend, "type"), ==,
+                    "memory-backend-file");
+    g_assert_cmpstr(qdict_get_str(backend, "path"), ==, path);
+    g_assert_cmpint(qdict_get_int(backend, "align"), ==, 0);
+    if (qdict_haskey(info, "libpmem-pmem")) {
+        g_assert_false(qdict_get_bool(info, "libpmem-pmem"));
+    }
+}
+
+/* A VM with one NVDIMM "nv0" on a backend file "mem0" of its own. */
+typedef struct TestVM {
+    char *path;
+    QTestState *qts;
+    QDict *info;            /* nv0's element of query-nvdimm-persistence */
+    QDict *backend;         /* its "backend" member */
+} TestVM;
+
+static void start_vm(TestVM *vm, const char *backend_opts,
+                     const char *nvdimm_opts)
+{
+    vm->path = make_backend_file();
+    vm->qts = qtest_initf(MACHINE
+                          "-object memory-backend-file,id=mem0,mem-path=%s,"
+                          "size=4M,%s "
+                          "-device nvdimm,id=nv0,memdev=mem0%s",
+                          vm->path, backend_opts, nvdimm_opts);
+    vm->info = query_single_nvdimm(vm->qts);
+    vm->backend = qdict_get_qdict(vm->info, "backend");
+    assert_placement(vm->info, vm->path);
+}
+
+static void stop_vm(TestVM *vm)
+{
+    qobject_unref(vm->info);
+    qtest_quit(vm->qts);
+    remove_backend_file(vm->path);
+}
+
+static void test_file_shared(void)
+{
+    g_autofree char *hmp = NULL;
+    TestVM vm;
+
+    start_vm(&vm, "share=on", "");
+    if (!skip_if_dax(vm.info)) {
+        g_assert_false(qdict_get_bool(vm.info, "unarmed"));
+        g_assert_true(qdict_get_bool(vm.backend, "share"));
+        g_assert_false(qdict_get_bool(vm.backend, "pmem"));
+        g_assert_false(qdict_get_bool(vm.backend, "readonly"));
+        g_assert_false(qdict_get_bool(vm.info, "map-sync"));
+        assert_verdict(vm.info, "not-guaranteed", NOT_DAX_REASON);
+        assert_reason_contains(vm.info, "pmem=off");
+
+        hmp = qtest_hmp(vm.qts, "info nvdimm");
+        g_assert(strstr(hmp, "nvdimm nv0:"));
+        g_assert(strstr(hmp, "persistence: not-guaranteed"));
+        g_assert(strstr(hmp, NOT_DAX_REASON));
+    }
+    stop_vm(&vm);
+}
+
+static void test_file_private(void)
+{
+    TestVM vm;
+
+    start_vm(&vm, "share=off", "");
+    g_assert_false(qdict_get_bool(vm.backend, "share"));
+    g_assert_false(qdict_get_bool(vm.info, "map-sync"));
+    assert_verdict(vm.info, "not-guaranteed", PRIVATE_REASON);
+    stop_vm(&vm);
+}
+
+static void test_readonly_backend(void)
+{
+    TestVM vm;
+
+    start_vm(&vm, "share=on,readonly=on", ",unarmed=on");
+    g_assert_true(qdict_get_bool(vm.info, "unarmed"));
+    g_assert_true(qdict_get_bool(vm.backend, "readonly"));
+    assert_verdict(vm.info, "not-applicable", "read-only");
+    stop_vm(&vm);
+}
+
+static void test_pmem_on_plain_file(void)
+{
+    TestVM vm;
+
+    start_vm(&vm, "share=on,pmem=on", "");
+    if (!skip_if_dax(vm.info)) {
+        g_assert_true(qdict_get_bool(vm.backend, "pmem"));
+        g_assert_false(qdict_get_bool(vm.info, "map-sync"));
+        assert_verdict(vm.info, "not-guaranteed", NOT_DAX_REASON);
+        assert_reason_contains(vm.info, NO_MAP_SYNC_REASON);
+    }
+    stop_vm(&vm);
+}
+
+static void test_ram_backend(void)
+{
+    QTestState *qts;
+    QDict *info, *backend;
+
+    qts = qtest_init(MACHINE
+                     "-object memory-backend-ram,id=mem0,size=4M,share=on "
+                     "-device nvdimm,id=nv0,memdev=mem0");
+    info = query_single_nvdimm(qts);
+    backend = qdict_get_qdict(info, "backend");
+    g_assert_cmpstr(qdict_get_str(backend, "type"), ==, "memory-backend-ram");
+    g_assert_false(qdict_haskey(backend, "path"));
+    g_assert_false(qdict_haskey(backend, "pmem"));
+    g_assert_false(qdict_get_bool(info, "dax"));
+    assert_verdict(info, "not-guaranteed", "the backend is not a file");
+    qobject_unref(info);
+    qtest_quit(qts);
+}
+
+static void test_no_nvdimm(void)
+{
+    QTestState *qts = qtest_init(MACHINE);
+    g_autofree char *hmp = NULL;
+
+    g_assert_cmpint(query_nvdimm_count(qts), ==, 0);
+    hmp = qtest_hmp(qts, "info nvdimm");
+    g_assert(strstr(hmp, "No NVDIMM devices"));
+    qtest_quit(qts);
+}
+
+/*
+ * Start QEMU outside libqtest, which cannot start a QEMU that is
+ * expected to fail.  Should QEMU start after all, SeaBIOS finds nothing
+ * to boot and asks for a reboot, which -no-reboot turns into an exit.
+ */
+static int spawn_qemu(const char *path, const char *nvdimm_opts,
+                      char **err_out)
+{
+    g_autofree char *object = g_strdup_printf(
+        "memory-backend-file,id=mem0,mem-path=%s,size=4M,share=on", path);
+    g_autofree char *device = g_strdup_printf(
+        "nvdimm,id=nv0,memdev=mem0,%s", nvdimm_opts);
+    const char *argv[] = {
+        g_getenv("QTEST_QEMU_BINARY"),
+        "-machine", "pc,nvdimm=on", "-m", "128M,slots=2,maxmem=1G",
+        "-accel", "tcg", "-nodefaults", "-display", "none",
+        "-boot", "reboot-timeout=0", "-no-reboot",
+        "-object", object, "-device", device, NULL
+    };
+    g_autoptr(GError) err = NULL;
+    int status;
+
+    g_assert(g_spawn_sync(NULL, (char **)argv, NULL,
+                          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL,
+                          err_out, &status, &err));
+    g_assert_no_error(err);
+    return status;
+}
+
+static void test_strict_refuses_startup(void)
+{
+    char *path = make_backend_file();
+    g_autofree char *err = NULL;
+    int status;
+
+    status = spawn_qemu(path, "require-persistence=on", &err);
+    g_test_message("stderr: %s", err);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert(strstr(err, "nvdimm 'nv0'"));
+    g_assert(strstr(err, "require-persistence=on"));
+    g_assert(strstr(err, NOT_DAX_REASON));
+    g_assert(strstr(err, "(fix: put the backend file on a file system"
+                    " mounted with -o dax"));
+    remove_backend_file(path);
+}
+
+static void test_strict_accepts_unarmed(void)
+{
+    TestVM vm;
+
+    start_vm(&vm, "share=on", ",unarmed=on,require-persistence=on");
+    assert_verdict(vm.info, "not-applicable", "unarmed=on");
+    stop_vm(&vm);
+}
+
+static void test_strict_refuses_hotplug(void)
+{
+    char *path = make_backend_file();
+    QTestState *qts = qtest_init(MACHINE);
+    QDict *resp;
+    const char *desc;
+
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'object-add', 'arguments': {"
+        " 'qom-type': 'memory-backend-file', 'id': 'mem0',"
+        " 'mem-path': %s, 'size': %u, 'share': true } }",
+        path, (unsigned)BACKEND_SIZE);
+    resp = qtest_qmp(qts,
+        "{ 'execute': 'device_add', 'arguments': {"
+        " 'driver': 'nvdimm', 'id': 'nv0', 'memdev': 'mem0',"
+        " 'require-persistence': true } }");
+    g_assert(qdict_haskey(resp, "error"));
+    desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+    g_test_message("error: %s", desc);
+    g_assert(strstr(desc, "require-persistence=on"));
+    g_assert(strstr(desc, NOT_DAX_REASON));
+    g_assert(strstr(desc, "(fix: "));
+    qobject_unref(resp);
+
+    /* The VM runs on, without the device; an unarmed one is accepted. */
+    resp = qtest_qmp_assert_success_ref(qts,
+                                        "{ 'execute': 'query-status' }");
+    g_assert_true(qdict_get_bool(resp, "running"));
+    qobject_unref(resp);
+    g_assert_cmpint(query_nvdimm_count(qts), ==, 0);
+    qtest_qmp_assert_success(qts,
+        "{ 'execute': 'device_add', 'arguments': {"
+        " 'driver': 'nvdimm', 'id': 'nv0', 'memdev': 'mem0',"
+        " 'unarmed': true, 'require-persistence': true } }");
+    g_assert_cmpint(query_nvdimm_count(qts), ==, 1);
+
+    qtest_quit(qts);
+    remove_backend_file(path);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    if (!qtest_has_machine("pc") || !qtest_has_device("nvdimm")) {
+        g_test_skip("no pc machine or no nvdimm device");
+        return g_test_run();
+    }
+    qtest_add_func("/nvdimm/persistence/no-nvdimm", test_no_nvdimm);
+    qtest_add_func("/nvdimm/persistence/file-share-on", test_file_shared);
+    qtest_add_func("/nvdimm/persistence/file-share-off", test_file_private);
+    qtest_add_func("/nvdimm/persistence/readonly-backend",
+                   test_readonly_backend);
+    qtest_add_func("/nvdimm/persistence/pmem-on-plain-file",
+                   test_pmem_on_plain_file);
+    qtest_add_func("/nvdimm/persistence/ram-backend", test_ram_backend);
+    qtest_add_func("/nvdimm/persistence/strict/refuses-startup",
+                   test_strict_refuses_startup);
+    qtest_add_func("/nvdimm/persistence/strict/accepts-unarmed",
+                   test_strict_accepts_unarmed);
+    qtest_add_func("/nvdimm/persistence/strict/refuses-hotplug",
+                   test_strict_refuses_hotplug);
+    return g_test_run();
+}
