@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all setup base qemu reference reftests build-all asan guest \
-	demo check check-qtests check-guest check-identity patches clean
+	demo check check-qtests check-guest bench patches clean
 
 all: qemu
 
@@ -48,6 +48,10 @@ check-qtests: qemu reference reftests
 
 check-guest: qemu guest
 	@$(SCRIPTS)/check.sh guest
+
+# Our build against the reference, side by side: docs/benchmarks.md
+bench: qemu reference guest
+	@$(SCRIPTS)/bench.py
 
 # The patch set as a git-format-patch series: build/patches/
 patches: base

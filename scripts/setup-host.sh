@@ -13,7 +13,7 @@ BUILD_PKGS=(
     build-essential gcc-multilib ccache dpkg-dev quilt pkg-config python3
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
-    bison flex xz-utils git rsync
+    bison flex xz-utils git rsync valgrind
 )
 RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
 BACKPORT_PKGS=(meson)
