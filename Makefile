@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all setup base qemu reference reftests build-all asan guest \
-	demo check check-qtests check-guest bench patches clean
+	demo check check-qtests check-guest check-series bench patches clean
 
 all: qemu
 
@@ -56,6 +56,10 @@ bench: qemu reference guest
 # The patch set as a git-format-patch series: build/patches/
 patches: base
 	@$(SCRIPTS)/make-patches.py
+
+# The series checks: checkpatch, git am, every prefix builds, quilt
+check-series: base
+	@$(SCRIPTS)/check.sh series
 
 clean:
 	rm -rf build/qemu build/reference build/reftests build/qemu-others \
