@@ -53,8 +53,10 @@ run_qtest() {
         fail "$label: not built"
         return
     fi
-    out=$(QTEST_QEMU_BINARY=$qemu timeout 900 "$bin" --tap -k 2>&1)
-    echo "$out" > "$top/build/logs/$label.log"
+    local rc=0 log="$top/build/logs/$label.log"
+    mkdir -p "$(dirname "$log")"
+    out=$(QTEST_QEMU_BINARY=$qemu timeout 900 "$bin" --tap -k 2>&1) || rc=$?
+    echo "$out" > "$log"
     while IFS= read -r line; do
         case "$line" in
         "ok "*"# SKIP"*) ;;
@@ -64,6 +66,8 @@ run_qtest() {
     done <<< "$out"
     if ! grep -qE '^(not )?ok ' <<< "$out"; then
         fail "$label: ran no case (log: build/logs/$label.log)"
+    elif [ "$rc" -ne 0 ] && ! grep -q '^not ok ' <<< "$out"; then
+        fail "$label: exited with status $rc (log: build/logs/$label.log)"
     fi
 }
 
@@ -72,7 +76,8 @@ suite_qtests() {
     mkdir -p "$top/build/logs"
     for t in "${QTESTS[@]}"; do
         run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
-        run_qtest "reference/$t" "$top/build/reftests/tests/qtest/$t" "$ref"
+        NVDIMM_TEST_REFERENCE=1 \
+            run_qtest "reference/$t" "$top/build/reftests/tests/qtest/$t" "$ref"
     done
     for t in "${OURS_ONLY_QTESTS[@]}"; do
         run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
@@ -88,16 +93,17 @@ suite_identity() {
     NVDIMM_TEST_DUMP_DIR="$d/ours" QTEST_QEMU_BINARY=$ours \
         timeout 900 "$top/build/qemu/tests/qtest/nvdimm-acpi-test" \
         > "$top/build/logs/identity-ours.log" 2>&1
-    NVDIMM_TEST_DUMP_DIR="$d/reference" QTEST_QEMU_BINARY=$ref \
+    NVDIMM_TEST_REFERENCE=1 NVDIMM_TEST_DUMP_DIR="$d/reference" \
+        QTEST_QEMU_BINARY=$ref \
         timeout 900 "$top/build/reftests/tests/qtest/nvdimm-acpi-test" \
         > "$top/build/logs/identity-reference.log" 2>&1
-    if ! ls "$d/reference"/*.nfit > /dev/null 2>&1; then
+    if ! ls "$d/reference"/*.NFIT > /dev/null 2>&1; then
         fail "nfit-identity: the reference run dumped no NFIT"
         return
     fi
-    for f in "$d/reference"/*.nfit; do
-        name=$(basename "$f" .nfit)
-        if cmp -s "$f" "$d/ours/$name.nfit"; then
+    for f in "$d/reference"/*.NFIT; do
+        name=$(basename "$f" .NFIT)
+        if cmp -s "$f" "$d/ours/$name.NFIT"; then
             pass "nfit-identity/$name"
         else
             fail "nfit-identity/$name: NFIT differs from the reference"
