@@ -84,6 +84,16 @@ wait_host() {
     return 1
 }
 
+# wait_path PATH SECONDS: poll until PATH exists.
+wait_path() {
+    local n=0
+    while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * 4))" ]; do
+        sleep 0.25
+        n=$((n + 1))
+    done
+    [ -e "$1" ]
+}
+
 # JSON field of ndctl/daxctl output without jq: first "KEY":VALUE.
 json_field() {
     sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1

@@ -300,7 +300,8 @@ class Guest:
         try:
             self._qmp = QMP(self.qmp_path, time.monotonic() + 10,
                             self.alive)
-        except GuestError:
+        except (GuestError, OSError):
+            # OSError: QEMU exited while we were connecting
             self.kill()
             raise GuestError("%s: QEMU did not start: %s"
                              % (self.name, self.stderr_text()))

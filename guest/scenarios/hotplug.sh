@@ -6,16 +6,6 @@
 # region<N> of VNV_SIZE bytes.
 . /vnv-lib.sh
 
-# wait_path PATH SECONDS: poll until PATH exists.
-wait_path() {
-    local n=0
-    while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * 4))" ]; do
-        sleep 0.25
-        n=$((n + 1))
-    done
-    [ -e "$1" ]
-}
-
 for n in $(echo "$VNV_STEPS" | tr , " "); do
     if ! wait_host "plug$n" 120; then
         result "plug$n" FAIL "the host never said GO plug$n"

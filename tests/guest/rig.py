@@ -48,6 +48,16 @@ def sha256(path):
         return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
+def patterned_file(path, size):
+    """A sparse file with a few non-zero blocks, so changes would show."""
+    sparse_file(path, size)
+    with open(path, "r+b") as f:
+        for offset in (0, size // 2, size - 4096):
+            f.seek(offset)
+            f.write(os.urandom(4096))
+    return path
+
+
 class Suite:
     """One guest test suite: its QEMU, its scratch folder, its verdicts."""
 

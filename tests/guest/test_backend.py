@@ -9,7 +9,8 @@ fail, and the file stays byte-identical too.  readonly=on + unarmed=on:
 an fsdax + ext4 image made by a first boot mounts read-only with dax.
 Two guests sharing one share=on file see each other's writes.  An
 align=2M backend gives a 2 MiB aligned region.  pmem=on on an ordinary
-file works and the labels reach the file.
+file works and the labels reach the file.  An existing file smaller
+than size= is refused and stays byte-identical.
 """
 
 import os
@@ -17,17 +18,7 @@ import sys
 import uuid
 
 from rig import (GiB, LABEL_SIZE, MiB, GuestError, Suite, nvdimm_args,
-                 sha256, sparse_file)
-
-
-def patterned_file(path, size):
-    """A sparse file with a few non-zero blocks, so changes would show."""
-    sparse_file(path, size)
-    with open(path, "r+b") as f:
-        for offset in (0, size // 2, size - 4096):
-            f.seek(offset)
-            f.write(os.urandom(4096))
-    return path
+                 patterned_file, sha256, sparse_file)
 
 
 def check_unchanged(suite, case, path, before):
@@ -124,6 +115,27 @@ def pmem_on(suite):
                 "bytes at size-128K: %r" % signature)
 
 
+def smaller_file(suite):
+    """An existing file smaller than size= is refused and left alone."""
+    path = patterned_file(suite.path("smaller.img"), 64 * MiB)
+    before = sha256(path)
+    g = suite.guest("pc/size-mismatch", "smoke",
+                    qemu_args=nvdimm_args("nv0", path, "128M"))
+    try:
+        g.start()
+        suite.report("pc/size-mismatch/refused", False,
+                     "QEMU started with size=128M on a 64M file")
+    except GuestError as e:
+        print("# size mismatch: %s" % e)
+        suite.check("pc/size-mismatch/refused", "size" in str(e),
+                    "the error does not name the size: %s" % e)
+    g.kill()
+    check_unchanged(suite, "pc/size-mismatch/file-unchanged", path, before)
+    suite.check("pc/size-mismatch/file-size",
+                os.path.getsize(path) == 64 * MiB,
+                "file is now %d bytes" % os.path.getsize(path))
+
+
 def main():
     suite = Suite("backend")
     share_off(suite)
@@ -133,6 +145,7 @@ def main():
     two_guests_share(suite)
     aligned_backend(suite)
     pmem_on(suite)
+    smaller_file(suite)
     return suite.finish()
 
 

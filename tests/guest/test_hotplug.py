@@ -6,11 +6,15 @@ One cold-plugged NVDIMM (region0).  The host hot-adds a second one over
 QMP (object-add + device_add) and a third over HMP (object_add +
 device_add); the guest sees region1 and region2.  With every slot used,
 a fourth device_add fails with an error and the VM keeps running.
+Past maxmem, device_add fails with a clear error, a backend file
+smaller than size= is refused and left byte-identical, and the VM keeps
+running and takes a device that fits.
 """
 
 import sys
 
-from rig import MiB, LABEL_SIZE, GuestError, Suite, nvdimm_args, sparse_file
+from rig import MiB, LABEL_SIZE, GuestError, Suite, nvdimm_args, \
+    patterned_file, sha256, sparse_file
 
 SIZE = 256 * MiB
 
@@ -48,14 +52,74 @@ def plug_when_out_of_slots(g, suite):
                 "status %s" % status)
 
 
+def hotplug_guest(suite, prefix, memory, steps, cold):
+    """The hotplug scenario with one cold-plugged NVDIMM on file COLD.
+
+    The guest waits for the regions of STEPS ("1,2": region1, region2).
+    """
+    return suite.guest(prefix, "hotplug", memory=memory,
+                       params={"steps": steps,
+                               "size": str(SIZE - LABEL_SIZE)},
+                       qemu_args=nvdimm_args("nv0", backend(suite, cold),
+                                             SIZE))
+
+
+def refused(suite, case, plug, want):
+    """Run PLUG, which must raise a QMP error whose text contains WANT."""
+    try:
+        plug()
+        suite.report(case, False, "the hot-add succeeded")
+    except GuestError as e:
+        print("# %s: %s" % (case, e))
+        suite.check(case, want in str(e), "unclear error: %s" % e)
+
+
+def past_maxmem(suite):
+    """maxmem=1G, 512M of RAM, a 256M NVDIMM: 512M more does not fit.
+
+    A backend file smaller than size= is refused too and stays as it
+    was.  After both errors the VM runs and a 256M NVDIMM that fits is
+    hot-added and seen by the guest.
+    """
+    short = patterned_file(suite.path("short.img"), 16 * MiB)
+    before = sha256(short)
+    g = hotplug_guest(suite, "pc/maxmem", "512M,slots=4,maxmem=1G", "1",
+                      "mx0")
+    try:
+        g.start()
+        g.wait_for(r"VNV-READY plug1", 120)
+        g.qmp("object-add", **{"qom-type": "memory-backend-file",
+                               "id": "mem-big", "share": True,
+                               "mem-path": suite.path("big.img"),
+                               "size": 2 * SIZE})
+        refused(suite, "pc/maxmem/past-maxmem-refused",
+                lambda: g.qmp("device_add", driver="nvdimm", id="big",
+                              memdev="mem-big"), "space")
+        g.qmp("object-del", id="mem-big")
+        refused(suite, "pc/maxmem/short-file-refused",
+                lambda: g.qmp("object-add",
+                              **{"qom-type": "memory-backend-file",
+                                 "id": "mem-short", "share": True,
+                                 "mem-path": short, "size": SIZE}), "size")
+        after = sha256(short)
+        suite.check("pc/maxmem/short-file-unchanged", after == before,
+                    "sha256 %s -> %s" % (before, after))
+        status = g.qmp("query-status")["status"]
+        suite.check("pc/maxmem/running-after-errors", status == "running",
+                    "status %s" % status)
+        plug_qmp(g, suite, "nv1")
+        g.go("plug1")
+        g.wait_done(120)
+    except GuestError as e:
+        suite.report("pc/maxmem/run", False, str(e))
+        g.kill()
+    suite.collect("pc/maxmem", g)
+
+
 def main():
     suite = Suite("hotplug")
-    size = str(SIZE - LABEL_SIZE)
-    g = suite.guest("pc/hotplug", "hotplug",
-                    memory="512M,slots=3,maxmem=4G",
-                    params={"steps": "1,2", "size": size},
-                    qemu_args=nvdimm_args("nv0", backend(suite, "nv0"),
-                                          SIZE))
+    g = hotplug_guest(suite, "pc/hotplug", "512M,slots=3,maxmem=4G", "1,2",
+                      "nv0")
     try:
         g.start()
         g.wait_for(r"VNV-READY plug1", 120)
@@ -73,6 +137,7 @@ def main():
         suite.report("pc/hotplug/run", False, str(e))
         g.kill()
     suite.collect("pc/hotplug", g)
+    past_maxmem(suite)
     return suite.finish()
 
 
