@@ -11,6 +11,8 @@
 #                            compile NVDIMM code, in build/qemu-others
 #   build-qemu.sh asan       the patched tree with ASan and UBSan, in
 #                            build/qemu-asan
+#   build-qemu.sh fuzz       the patched tree with clang, libFuzzer, ASan
+#                            and UBSan: build/qemu-fuzz/qemu-fuzz-x86_64
 #   build-qemu.sh reftests   the base plus only our tests and patches/,
 #                            for running our qtests against the reference
 #                            (builds just the NVDIMM qtest binaries)
@@ -128,7 +130,7 @@ configure_and_build() {
     local src=$1 bdir=$2 targets=$3 goals=$4
     shift 4
     local args=("$src/configure" --target-list="$targets"
-                --cc="ccache gcc" --cxx="ccache g++"
+                --cc="ccache ${VNV_CC:-gcc}" --cxx="ccache ${VNV_CXX:-g++}"
                 "${CONFIGURE_FLAGS[@]}" "$@")
     mkdir -p "$bdir"
     if [ ! -f "$bdir/build.ninja" ] ||
@@ -180,8 +182,16 @@ main() {
         configure_and_build "$build/src-patched$tag" "$build/qemu-asan$tag" \
             x86_64-softmmu "$X86_GOALS $ALL_QTESTS" \
             --enable-asan --enable-ubsan ;;
+    fuzz)
+        # A tree of its own: the fuzz build runs for hours, and staging
+        # must not touch the tree another build is reading.
+        stage_patched_tree "fuzz$tag"
+        VNV_CC=clang-14 VNV_CXX=clang++-14 \
+            configure_and_build "$build/src-fuzz$tag" "$build/qemu-fuzz$tag" \
+            x86_64-softmmu qemu-fuzz-x86_64 \
+            --enable-fuzzing --enable-asan --enable-ubsan ;;
     *)
-        echo "usage: $0 patched|reference|reftests|others|asan|stage" >&2
+        echo "usage: $0 patched|reference|reftests|others|asan|fuzz|stage" >&2
         exit 2 ;;
     esac
 }

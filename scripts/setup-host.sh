@@ -14,6 +14,7 @@ BUILD_PKGS=(
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
     bison flex xz-utils git rsync valgrind
+    clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
 )
 RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
 BACKPORT_PKGS=(meson)
