@@ -3,17 +3,32 @@
 """Turn this repo into a git-format-patch series against the pristine base.
 
     make-patches.py              write build/patches/0000-cover-letter.patch ...
-    make-patches.py --check-am   also apply the series with git am to a fresh
-                                 repo of the base
+    make-patches.py --rev HEAD   the same from a commit instead of the
+                                 working tree (others may be mid-edit)
+    make-patches.py --list       only show which commit gets what
 
-The commits, their messages and which of our files and patches/ entries
-each one carries are in scripts/series-plan.  Every file this repo lays
-over the base, and every entry of patches/series, must be named there
-exactly once, so the series is always the whole patch set.
+The commits and their messages are in scripts/series-plan.  Our files are
+the OWNED and ADDED files of scripts/build-qemu.sh, everything under
+tests/qtest/ and the entries of patches/series.  The plan names them
+exactly or with globs; an exact name wins over a glob, an earlier block's
+glob over a later one's.  A file that nothing names is an error, so the
+series is always the whole patch set.
+
+An entry of patches/series that the plan does not name is placed by rule:
+- if its added lines name a file of ours (a meson.build line naming
+  'foo.c', say), it is folded into the last commit holding such a file,
+  and its subject and body are added to that commit's message;
+- otherwise it is a commit of its own, with its own From:, Subject: and
+  body, placed where patches/series puts it.
+The plan may apply the patches in another order than patches/series, but
+the series must end in the very tree scripts/build-qemu.sh stages.
+Every file the series creates must carry an SPDX-License-Identifier.
 """
 
 import argparse
+import fnmatch
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,8 +38,6 @@ BUILD = os.path.join(TOP, "build")
 PRISTINE = os.path.join(BUILD, "pristine")
 BASE_REPO = os.path.join(BUILD, "series", "base")
 OUT = os.path.join(BUILD, "patches")
-PLAN = os.path.join(TOP, "scripts", "series-plan")
-COVER = os.path.join(TOP, "scripts", "cover-letter.txt")
 AUTHOR = "vNVDIMM developers <vnvdimm@example.invalid>"
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "vNVDIMM developers",
@@ -36,77 +49,217 @@ GIT_ENV = {
 }
 
 
-def git(repo, *args, capture=False):
-    env = dict(os.environ, **GIT_ENV)
-    r = subprocess.run(["git", "-C", repo, *args], env=env, check=True,
+def die(msg):
+    sys.exit(f"make-patches: {msg}")
+
+
+def git(repo, *args, capture=False, env=None):
+    e = dict(os.environ, **GIT_ENV)
+    e.update(env or {})
+    r = subprocess.run(["git", "-C", repo, *args], env=e, check=True,
                        text=True, capture_output=capture)
     return r.stdout if capture else None
 
 
-def parse_plan(path):
+class Source:
+    """Our files, from the working tree or from one commit of the repo."""
+
+    def __init__(self, rev=None):
+        self.rev = rev
+        if rev:
+            out = git(TOP, "ls-tree", "-r", "--name-only", rev, capture=True)
+            self.paths = set(out.split())
+
+    def exists(self, path):
+        if self.rev:
+            return path in self.paths
+        return os.path.isfile(os.path.join(TOP, path))
+
+    def read_bytes(self, path):
+        if self.rev:
+            return subprocess.run(["git", "-C", TOP, "show",
+                                   f"{self.rev}:{path}"], check=True,
+                                  capture_output=True).stdout
+        with open(os.path.join(TOP, path), "rb") as f:
+            return f.read()
+
+    def read(self, path):
+        return self.read_bytes(path).decode()
+
+    def under(self, folder):
+        if self.rev:
+            return sorted(p for p in self.paths
+                          if p.startswith(folder + "/"))
+        found = []
+        for root, _, names in os.walk(os.path.join(TOP, folder)):
+            for n in names:
+                found.append(os.path.relpath(os.path.join(root, n), TOP))
+        return sorted(found)
+
+
+def bash_array(text, name):
+    """The words of NAME=( ... ) in a bash script, comments dropped."""
+    m = re.search(rf"^{name}=\((.*?)^\)", text, re.M | re.S)
+    if not m:
+        die(f"scripts/build-qemu.sh has no {name}=( ... ) list")
+    return [w for line in m.group(1).splitlines()
+            for w in line.split("#")[0].split()]
+
+
+def our_files(src):
+    """Every file this repo lays over the base, as build-qemu.sh does."""
+    script = src.read("scripts/build-qemu.sh")
+    files = [f for f in bash_array(script, "OWNED") + bash_array(script,
+                                                                 "ADDED")
+             if src.exists(f)]
+    files += [f for f in src.under("tests/qtest") if f not in files]
+    return files
+
+
+def series_entries(src):
+    if not src.exists("patches/series"):
+        return []
+    entries = [l.strip() for l in src.read("patches/series").splitlines()
+               if l.strip() and not l.startswith("#")]
+    loose = [p for p in src.under("patches")
+             if p.endswith(".patch") and p[len("patches/"):] not in entries]
+    if loose:
+        die(f"{', '.join(loose)}: not in patches/series (add it there or "
+            "remove it)")
+    return entries
+
+
+def parse_plan(text):
     """Blocks separated by lines '---': 'subject:', 'files:', 'patches:'
-    header lines, then the commit body."""
+    header lines (repeatable, words may be globs), then the commit body."""
     commits = []
-    for block in open(path).read().split("\n---\n"):
+    for block in text.split("\n---\n"):
         lines = [l for l in block.strip("\n").split("\n")
                  if not l.startswith("#")]
         if not any(lines):
             continue
-        c = {"subject": None, "files": [], "patches": [], "body": []}
+        c = {"subject": None, "files": [], "patches": [], "body": [],
+             "file_pats": [], "patch_pats": [], "folded": []}
         for i, line in enumerate(lines):
             key, _, value = line.partition(":")
-            if key in ("subject", "files", "patches") and not c["body"]:
-                if key == "subject":
-                    c["subject"] = value.strip()
-                else:
-                    c[key] = value.split()
-                continue
-            c["body"] = lines[i:]
-            break
-        if not c["subject"]:
-            sys.exit(f"series-plan: a block has no subject: {lines[:1]}")
+            if key == "subject":
+                c["subject"] = value.strip()
+            elif key == "files":
+                c["file_pats"] += value.split()
+            elif key == "patches":
+                c["patch_pats"] += value.split()
+            else:
+                c["body"] = lines[i:]
+                break
+        if not c["subject"] and len(c["patch_pats"]) != 1:
+            die(f"series-plan: a block has no subject: {lines[:1]}")
         commits.append(c)
     return commits
 
 
-def repo_overlay_files():
-    owned = ["hw/mem/nvdimm.c", "hw/acpi/nvdimm.c", "include/hw/mem/nvdimm.h",
-             "backends/hostmem-file.c", "docs/nvdimm.txt",
-             # added files, not in the base
-             "include/hw/mem/nvdimm-persistence.h",
-             "hw/mem/nvdimm-persistence.c",
-             "hw/mem/nvdimm-persistence-stub.c"]
-    files = [f for f in owned if os.path.exists(os.path.join(TOP, f))]
-    qtest = os.path.join(TOP, "tests", "qtest")
-    for name in sorted(os.listdir(qtest)) if os.path.isdir(qtest) else []:
-        files.append(os.path.join("tests", "qtest", name))
-    return files
+def assign(commits, items, pats_key, kind):
+    """{item: commit} by exact name, then by the first block's glob."""
+    owner, problems = {}, []
+    for item in items:
+        exact = [c for c in commits if item in c[pats_key]]
+        if len(exact) > 1:
+            problems.append(f"{kind} {item} is named by more than one block")
+        if exact:
+            owner[item] = exact[0]
+            continue
+        for c in commits:
+            if any(fnmatch.fnmatchcase(item, p) for p in c[pats_key]):
+                owner[item] = c
+                break
+    for c in commits:
+        for p in c[pats_key]:
+            if not re.search(r"[*?[]", p) and p not in items:
+                problems.append(f"{kind} {p} of '{c['subject']}' is not in "
+                                "the repo")
+    return owner, problems
 
 
-def patch_entries():
-    series = os.path.join(TOP, "patches", "series")
-    if not os.path.exists(series):
-        return []
-    return [l.strip() for l in open(series)
-            if l.strip() and not l.startswith("#")]
+def patch_header(text):
+    """From:, Subject: and body of a patches/ file."""
+    head = text.split("\n---\n", 1)[0].split("\n--- a/", 1)[0]
+    m = re.search(r"^Subject: (?:\[PATCH[^\]]*\] )?(.*(?:\n .*)*)", head,
+                  re.M)
+    frm = re.search(r"^From: (.*)$", head, re.M)
+    if not m:
+        return None
+    subject = " ".join(m.group(1).split())
+    body = head[m.end():].strip("\n").splitlines()
+    body = [l for l in body if not l.startswith("Signed-off-by:")]
+    return {"subject": subject, "from": frm.group(1) if frm else AUTHOR,
+            "body": "\n".join(body).strip()}
 
 
-def check_plan_covers_everything(commits):
-    named_files = [f for c in commits for f in c["files"]]
-    named_patches = [p for c in commits for p in c["patches"]]
-    problems = []
-    for kind, named, actual in (("file", named_files, repo_overlay_files()),
-                                ("patch", named_patches, patch_entries())):
-        for x in sorted(set(actual) - set(named)):
-            problems.append(f"{kind} {x} is in no commit of the plan")
-        for x in sorted(set(named) - set(actual)):
-            problems.append(f"{kind} {x} is in the plan but not in the repo")
-        for x in sorted({x for x in named if named.count(x) > 1}):
-            problems.append(f"{kind} {x} is in more than one commit")
-    if named_patches != [p for p in patch_entries() if p in named_patches]:
-        problems.append("the plan must keep the order of patches/series")
+def added_lines(text):
+    return "\n".join(l[1:] for l in text.splitlines()
+                     if l.startswith("+") and not l.startswith("+++"))
+
+
+def names_in_build_files(path):
+    """How meson.build and friends name a file: 'foo.c'; a test also by
+    its stem, 'foo-test'."""
+    base = os.path.basename(path)
+    if path.startswith("tests/"):
+        return [base, os.path.splitext(base)[0]]
+    return [base]
+
+
+def place_unplanned_patches(commits, entries, owner, file_owner, src):
+    """Fold or insert every series entry the plan does not name."""
+    for i, p in enumerate(entries):
+        if p in owner:
+            continue
+        text = src.read(f"patches/{p}")
+        hdr = patch_header(text)
+        if not hdr:
+            die(f"patches/{p} has no 'Subject:' header")
+        plus = added_lines(text)
+        named = [c for f, c in file_owner.items()
+                 if any(re.search(rf"(?<![\w.-]){re.escape(n)}(?![\w.-])",
+                                  plus) for n in names_in_build_files(f))]
+        if named:
+            c = max(named, key=commits.index)
+            c["patch_pats"].append(p)
+            c["folded"].append(hdr)
+            owner[p] = c
+            continue
+        c = {"subject": hdr["subject"], "author": hdr["from"],
+             "body": hdr["body"].splitlines(), "file_pats": [],
+             "patch_pats": [p], "folded": []}
+        later = [owner[q] for q in entries[i + 1:] if q in owner]
+        commits.insert(commits.index(later[0]) if later else len(commits), c)
+        owner[p] = c
+
+
+def resolve(src, plan_text):
+    commits = parse_plan(plan_text)
+    files, entries = our_files(src), series_entries(src)
+    file_owner, problems = assign(commits, files, "file_pats", "file")
+    patch_owner, p2 = assign(commits, entries, "patch_pats", "patch")
+    problems += p2
+    for f in files:
+        if f not in file_owner:
+            problems.append(f"file {f} is in no block of scripts/series-plan "
+                            "(name it, or match it with a glob)")
     if problems:
-        sys.exit("series-plan: " + "; ".join(problems))
+        die("series-plan: " + "; ".join(problems))
+    place_unplanned_patches(commits, entries, patch_owner, file_owner, src)
+    for c in commits:
+        c["files"] = [f for f in files if file_owner[f] is c]
+        c["patches"] = [p for p in entries if patch_owner.get(p) is c]
+        if not c["subject"]:
+            # a block that is just one patch takes its From:, Subject:
+            # and body
+            hdr = patch_header(src.read(f"patches/{c['patches'][0]}"))
+            if not hdr:
+                die(f"patches/{c['patches'][0]} has no 'Subject:' header")
+            c.update(subject=hdr["subject"], author=hdr["from"],
+                     body=hdr["body"].splitlines())
+    return [c for c in commits if c["files"] or c["patches"]]
 
 
 def base_repo():
@@ -118,7 +271,8 @@ def base_repo():
         shutil.copytree(PRISTINE, tmp, symlinks=True)
         subprocess.run(["chmod", "-R", "u+w", tmp], check=True)
         git(tmp, "init", "-q", "-b", "base")
-        git(tmp, "add", "-A")
+        git(tmp, "config", "core.autocrlf", "false")
+        git(tmp, "add", "-A", "-f")
         version = open(os.path.join(PRISTINE, ".vnvdimm-base")).read().strip()
         git(tmp, "commit", "-q", "-m", f"Base: Debian source package {version}")
         git(tmp, "tag", "pristine")
@@ -126,67 +280,112 @@ def base_repo():
     return BASE_REPO
 
 
-def commit_step(repo, c):
-    for f in c["files"]:
+def commit_message(c):
+    parts = [c["subject"], "\n".join(c["body"]).strip()]
+    for f in c["folded"]:
+        parts.append(f"{f['subject']}:\n{f['body']}")
+    parts.append(f"Signed-off-by: {AUTHOR}")
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+def commit_step(repo, c, src):
+    lay_out(repo, c["files"], c["patches"], src, f"'{c['subject']}'")
+    git(repo, "add", "-A", "-f")
+    author = c.get("author", AUTHOR)
+    name, _, mail = author.partition(" <")
+    git(repo, "commit", "-q", "--allow-empty", "-m", commit_message(c),
+        env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail.rstrip(">")})
+
+
+def lay_out(repo, files, patches, src, what):
+    """Our files over the tree, then patches/ entries with patch(1), as
+    scripts/build-qemu.sh stages its trees."""
+    for f in files:
         dst = os.path.join(repo, f)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(os.path.join(TOP, f), dst)
-    for p in c["patches"]:
-        git(repo, "apply", "--whitespace=nowarn",
-            os.path.join(TOP, "patches", p))
-    git(repo, "add", "-A")
-    body = "\n".join(c["body"]).strip()
-    msg = f"{c['subject']}\n\n{body}\n\nSigned-off-by: {AUTHOR}\n"
-    git(repo, "commit", "-q", "-m", msg)
+        with open(dst, "wb") as out:
+            out.write(src.read_bytes(f))
+    for p in patches:
+        r = subprocess.run(["patch", "-d", repo, "-p1", "-s", "-f",
+                            "--no-backup-if-mismatch"],
+                           input=src.read_bytes(f"patches/{p}"),
+                           capture_output=True)
+        if r.returncode:
+            die(f"patches/{p} does not apply in {what}:\n"
+                + r.stdout.decode() + r.stderr.decode())
 
 
-def write_cover_letter():
+def check_same_as_build(repo, src):
+    """The whole series must give the tree scripts/build-qemu.sh builds
+    and the tests test (the plan may apply patches/ in another order)."""
+    git(repo, "checkout", "-q", "-f", "--detach", "pristine")
+    git(repo, "clean", "-q", "-fdx")
+    lay_out(repo, our_files(src), series_entries(src), src,
+            "patches/series order")
+    git(repo, "add", "-A", "-f")
+    staged = git(repo, "write-tree", capture=True).strip()
+    git(repo, "checkout", "-q", "-f", "series")
+    git(repo, "clean", "-q", "-fdx")
+    series = git(repo, "rev-parse", "series^{tree}", capture=True).strip()
+    if staged != series:
+        diff = git(repo, "diff", "--stat", staged, series, capture=True)
+        die("the series does not end in the tree that build-qemu.sh "
+            f"stages (patches/ applied in another order?):\n{diff}")
+
+
+def check_spdx(repo):
+    new = git(repo, "diff", "--name-only", "--diff-filter=A",
+              "pristine..series", capture=True).split()
+    missing = [f for f in new
+               if b"SPDX-License-Identifier"
+               not in open(os.path.join(repo, f), "rb").read(2048)]
+    if missing:
+        die(f"new files without an SPDX-License-Identifier line: {missing}")
+
+
+def write_cover_letter(src):
     cover = os.path.join(OUT, "0000-cover-letter.patch")
     text = open(cover).read()
-    subject, _, blurb = open(COVER).read().partition("\n\n")
+    subject, _, blurb = src.read("scripts/cover-letter.txt").partition("\n\n")
     text = text.replace("*** SUBJECT HERE ***", subject.strip())
     text = text.replace("*** BLURB HERE ***", blurb.strip())
     open(cover, "w").write(text)
 
 
-def make_series():
-    commits = parse_plan(PLAN)
-    check_plan_covers_everything(commits)
+def make_series(src, commits):
     repo = base_repo()
     git(repo, "checkout", "-q", "-f", "-B", "series", "pristine")
     git(repo, "clean", "-q", "-fdx")
     for c in commits:
-        commit_step(repo, c)
+        commit_step(repo, c, src)
+    check_same_as_build(repo, src)
+    check_spdx(repo)
     shutil.rmtree(OUT, ignore_errors=True)
+    # -B: a file we replace reads as a rewrite, not as a patchwork of
+    # coincidental common lines.
     git(repo, "format-patch", "-q", "--cover-letter", "--no-signature",
-        "-o", OUT, "pristine..series")
-    write_cover_letter()
+        "--break-rewrites", "--zero-commit", "-o", OUT, "pristine..series")
+    write_cover_letter(src)
     return sorted(os.listdir(OUT))
-
-
-def check_git_am(patches):
-    """git am of the whole series onto a fresh clone of the base."""
-    dst = os.path.join(BUILD, "series", "am")
-    shutil.rmtree(dst, ignore_errors=True)
-    git(BASE_REPO, "worktree", "prune")
-    subprocess.run(["git", "clone", "-q", "-b", "base", BASE_REPO, dst],
-                   check=True)
-    files = [os.path.join(OUT, p) for p in patches if not p.startswith("0000")]
-    git(dst, "am", "-q", *files)
-    print(f"[patches] git am applied {len(files)} patches onto the base")
-    return dst
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check-am", action="store_true")
+    ap.add_argument("--rev", help="take our files from this commit")
+    ap.add_argument("--list", action="store_true",
+                    help="only show the commits and what each carries")
     args = ap.parse_args()
-    patches = make_series()
-    for p in patches:
+    src = Source(args.rev)
+    commits = resolve(src, src.read("scripts/series-plan"))
+    if args.list:
+        for k, c in enumerate(commits, 1):
+            print(f"{k:2} {c['subject']}")
+            for x in c["files"] + [f"patches/{p}" for p in c["patches"]]:
+                print(f"     {x}")
+        return
+    for p in make_series(src, commits):
         n = sum(1 for _ in open(os.path.join(OUT, p)))
         print(f"{p}  ({n} lines)")
-    if args.check_am:
-        check_git_am(patches)
 
 
 if __name__ == "__main__":
