@@ -3,7 +3,7 @@
 # Live migration with a mounted fsdax namespace: the source labels the
 # NVDIMM, writes a file on ext4 -o dax and waits for "GO migrated"; the
 # destination then reads the file back, writes another one, and reads
-# the labels through its own label mailbox.
+# the labels through its own label mailbox and makes a new namespace.
 # VNV_TOKEN: the file's content
 . /vnv-lib.sh
 
@@ -26,3 +26,7 @@ sync
 expect after/write "$(cat /mnt/after.txt 2>&1)" "after-$VNV_TOKEN"
 check after/umount umount /mnt
 check after/read-labels ndctl read-labels -j nmem0
+# New labels through the destination's mailbox, driven by the AML the
+# guest loaded from the source (the other implementation, across builds).
+check after/destroy ndctl destroy-namespace -f all
+check after/create-namespace ndctl create-namespace -m fsdax -r region0 -s 256M
