@@ -13,6 +13,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/error-report.h"
+#include "qemu/host-utils.h"
 #include "qemu/log.h"
 #include "qemu/module.h"
 #include "qemu/pmem.h"
@@ -318,6 +319,43 @@ static void nvdimm_label_size_set(Object *obj, Visitor *v, const char *name,
     }
 }
 
+/*
+ * region-align: the guest-physical alignment of the region's start.  0,
+ * the default, leaves it to the backend's alignment, which is stock
+ * QEMU's layout; a larger value lets each region start where Linux can
+ * put fsdax and devdax namespaces (docs/nvdimm.txt, "Several NVDIMMs").
+ */
+static void nvdimm_region_align_get(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    visit_type_size(v, name, &NVDIMM(obj)->region_align, errp);
+}
+
+static void nvdimm_region_align_set(Object *obj, Visitor *v,
+                                    const char *name, void *opaque,
+                                    Error **errp)
+{
+    uint64_t align;
+
+    if (nvdimm_layout_fixed(NVDIMM(obj), errp) ||
+        !visit_type_size(v, name, &align, errp)) {
+        return;
+    }
+    if (align && !is_power_of_2(align)) {
+        error_setg(errp, "Property '%s.%s' (0x%" PRIx64 ") must be 0 or a"
+                   " power of two", object_get_typename(obj), name, align);
+        return;
+    }
+    NVDIMM(obj)->region_align = align;
+}
+
+/* The plug code takes the larger of this and the region's own alignment */
+static uint64_t nvdimm_md_get_min_alignment(const MemoryDeviceState *md)
+{
+    return NVDIMM(md)->region_align;
+}
+
 static void nvdimm_uuid_get(Object *obj, Visitor *v, const char *name,
                             void *opaque, Error **errp)
 {
@@ -363,6 +401,12 @@ static void nvdimm_class_add_properties(ObjectClass *oc)
                               nvdimm_uuid_get, nvdimm_uuid_set, NULL, NULL);
     object_class_property_set_description(oc, NVDIMM_UUID_PROP,
         "UUID of the NVDIMM");
+    object_class_property_add(oc, NVDIMM_REGION_ALIGN_PROP, "size",
+                              nvdimm_region_align_get,
+                              nvdimm_region_align_set, NULL, NULL);
+    object_class_property_set_description(oc, NVDIMM_REGION_ALIGN_PROP,
+        "Alignment of the region's guest-physical start (0: the backend's,"
+        " as stock QEMU; 16M suits Linux fsdax/devdax namespaces)");
     device_class_set_props(DEVICE_CLASS(oc), nvdimm_properties);
 }
 
@@ -385,6 +429,7 @@ static void nvdimm_class_init(ObjectClass *oc, void *data)
     ddc->realize = nvdimm_realize;
     ddc->unrealize = nvdimm_unrealize;
     mdc->get_memory_region = nvdimm_md_get_memory_region;
+    mdc->get_min_alignment = nvdimm_md_get_min_alignment;
     nvc->read_label_data = nvdimm_read_label_data;
     nvc->write_label_data = nvdimm_write_label_data;
     nvdimm_class_add_properties(oc);

@@ -24,6 +24,7 @@
 #define NVDIMM_LABEL_SIZE_PROP  "label-size"
 #define NVDIMM_UUID_PROP        "uuid"
 #define NVDIMM_UNARMED_PROP     "unarmed"
+#define NVDIMM_REGION_ALIGN_PROP "region-align"
 
 #define TYPE_NVDIMM "nvdimm"
 OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
@@ -38,6 +39,7 @@ struct NVDIMMDevice {
 
     /* public: set by the user */
     uint64_t label_size;        /* 0: no labels */
+    uint64_t region_align;      /* 0: the backend's alignment */
     QemuUUID uuid;              /* reported by spapr */
     bool unarmed;               /* guest told: no persistent writes */
     bool require_persistence;   /* refuse unless writes persist */
