@@ -109,6 +109,10 @@ suite_identity() {
             fail "nfit-identity/$name: NFIT differs from the reference"
         fi
     done
+    # The SSDTs of the same runs: both must decompile; the diff of their
+    # ASL is kept in build/ssdt-diff/ for review.
+    run_suite ssdt-diff "" 300 scripts/ssdt-diff.sh "$d/ours" \
+        "$d/reference" "$top/build/ssdt-diff"
 }
 
 # run_suite NAME PREFIX TIMEOUT COMMAND...: run a script that prints

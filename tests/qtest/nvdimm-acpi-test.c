@@ -4,7 +4,8 @@
  * reference build alike: both implement the same guest ABI.
  *
  * NVDIMM_TEST_DUMP_DIR=<dir> writes each configuration's NFIT there,
- * so two builds can be compared byte for byte.
+ * so two builds can be compared byte for byte, and its NVDIMM SSDT, so
+ * their decompiled AML can be compared.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -94,6 +95,8 @@ static uint8_t *fetch_table(QTestState *qts, const char *sig, uint32_t *len)
 
 static void dump_table(const char *name, const uint8_t *t, uint32_t len)
 {
+    /* the signature names the file: one.NFIT, one.SSDT */
+    char sig[5] = { 0 };
     const char *dir = g_getenv("NVDIMM_TEST_DUMP_DIR");
     g_autofree char *path = NULL;
     GError *err = NULL;
@@ -101,7 +104,8 @@ static void dump_table(const char *name, const uint8_t *t, uint32_t len)
     if (!dir) {
         return;
     }
-    path = g_strdup_printf("%s/%s.NFIT", dir, name);
+    memcpy(sig, t, 4);
+    path = g_strdup_printf("%s/%s.%s", dir, name, sig);
     g_file_set_contents(path, (const char *)t, len, &err);
     g_assert_no_error(err);
 }
@@ -228,6 +232,7 @@ static void test_nfit_config(const char *name, const char *machine_opt,
     ssdt = fetch_table(qts, "SSDT", &ssdt_len);
     g_assert(ssdt);
     g_assert(!memcmp(ssdt + 16, "NVDIMM", 6));
+    dump_table(name, ssdt, ssdt_len);
     qtest_quit(qts);
     backend_free(&b);
 }
@@ -269,12 +274,16 @@ static void test_nfit_two_nodes(void)
         { .slot = 1, .node = 1, .label_size = LABEL_SIZE },
     };
     g_autofree uint8_t *nfit = NULL;
+    g_autofree uint8_t *ssdt = NULL;
     uint32_t len = 0;
 
     nfit = fetch_table(qts, "NFIT", &len);
     g_assert(nfit);
     dump_table("two-nodes", nfit, len);
     check_nfit(nfit, len, d, 2, 0);
+    ssdt = fetch_table(qts, "SSDT", &len);
+    g_assert(ssdt);
+    dump_table("two-nodes", ssdt, len);
     qtest_quit(qts);
     backend_free(&b0);
     backend_free(&b1);
@@ -289,6 +298,7 @@ static void test_no_nfit_without_dimms(void)
 
     g_assert(!nfit);
     g_assert(ssdt);
+    dump_table("no-dimms", ssdt, len);
     qtest_quit(qts);
 }
 
