@@ -11,7 +11,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-SUITE_TIMEOUT=600
+# a suite boots up to a dozen guests under TCG on a shared machine
+SUITE_TIMEOUT=900
 
 usage() {
     sed -n '4,10s/^# \{0,1\}//p' "$0"
