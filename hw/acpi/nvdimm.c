@@ -83,6 +83,17 @@ typedef struct QEMU_PACKED NvdimmDsmReply {
 QEMU_BUILD_BUG_ON(sizeof(NvdimmDsmRequest) != NVDIMM_DSM_PAGE_SIZE);
 QEMU_BUILD_BUG_ON(sizeof(NvdimmDsmReply) != NVDIMM_DSM_PAGE_SIZE);
 
+/*
+ * Reused by every call instead of two fresh zeroed pages: clearing them
+ * cost as much as the exit itself.  The reply buffer starts zeroed and only
+ * ever holds replies already given to this guest, and a reply copies out
+ * only the @length bytes this call filled, so no host memory can leak.
+ */
+typedef struct NvdimmMailbox {
+    NvdimmDsmRequest req;
+    NvdimmDsmReply reply;
+} NvdimmMailbox;
+
 /* Get/Set Namespace Label Data input: offset, length (then the data) */
 typedef struct QEMU_PACKED NvdimmLabelRange {
     uint32_t offset;
@@ -268,12 +279,34 @@ static bool nvdimm_has_devices(void)
     return any;
 }
 
+/* Walking the QOM tree on each mailbox call cost several times the exit */
+static GHashTable *nvdimm_index_by_handle(void)
+{
+    GHashTable *index = g_hash_table_new_full(NULL, NULL, NULL,
+                                              object_unref);
+    GSList *list = nvdimm_get_device_list();
+    GSList *l;
+
+    for (l = list; l; l = l->next) {
+        g_hash_table_insert(index,
+                            GUINT_TO_POINTER(nvdimm_info(l->data).handle),
+                            object_ref(l->data));
+    }
+    g_slist_free(list);
+    return index;
+}
+
 static void nvdimm_refresh_fit(NVDIMMState *state)
 {
     if (state->fit_buf.fit) {
         g_array_free(state->fit_buf.fit, true);
     }
     state->fit_buf.fit = nvdimm_build_fit(state);
+
+    if (state->by_handle) {
+        g_hash_table_unref(state->by_handle);
+    }
+    state->by_handle = nvdimm_index_by_handle();
 }
 
 void nvdimm_plug(NVDIMMState *state)
@@ -321,19 +354,13 @@ static void nvdimm_build_nfit(NVDIMMState *state, GArray *table_offsets,
 
 /* ---- The mailbox ---- */
 
-static NVDIMMDevice *nvdimm_find_by_handle(uint32_t handle)
+static NVDIMMDevice *nvdimm_find_by_handle(NVDIMMState *state,
+                                           uint32_t handle)
 {
-    GSList *list = nvdimm_get_device_list();
-    NVDIMMDevice *found = NULL;
-    GSList *l;
-
-    for (l = list; l && !found; l = l->next) {
-        if (nvdimm_info(l->data).handle == handle) {
-            found = NVDIMM(l->data);
-        }
+    if (!state->by_handle) {
+        return NULL;
     }
-    g_slist_free(list);
-    return found;
+    return g_hash_table_lookup(state->by_handle, GUINT_TO_POINTER(handle));
 }
 
 /* A reply that carries only a status */
@@ -491,13 +518,14 @@ static void dsm_label_write(NVDIMMDevice *nvdimm, const NvdimmDsmRequest *req,
     dsm_reply_status(reply, NVDIMM_STATUS_SUCCESS);
 }
 
-static void dsm_device_function(const NvdimmDsmRequest *req,
+static void dsm_device_function(NVDIMMState *state,
+                                const NvdimmDsmRequest *req,
                                 NvdimmDsmReply *reply)
 {
     NVDIMMDevice *nvdimm = NULL;
 
     if (req->handle <= NVDIMM_MAX_DEVICE_HANDLE) {
-        nvdimm = nvdimm_find_by_handle(req->handle);
+        nvdimm = nvdimm_find_by_handle(state, req->handle);
     }
     if (req->function == NVDIMM_FN_QUERY) {
         dsm_query_functions(nvdimm, reply);
@@ -557,7 +585,7 @@ static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
     } else if (req->handle == NVDIMM_QEMU_HANDLE) {
         dsm_qemu_function(state, req, reply);
     } else {
-        dsm_device_function(req, reply);
+        dsm_device_function(state, req, reply);
     }
 }
 
@@ -572,8 +600,8 @@ static void nvdimm_doorbell_write(void *opaque, hwaddr addr, uint64_t val,
 {
     NVDIMMState *state = opaque;
     hwaddr page = (uint32_t)val;
-    g_autofree NvdimmDsmRequest *req = g_new0(NvdimmDsmRequest, 1);
-    g_autofree NvdimmDsmReply *reply = g_new0(NvdimmDsmReply, 1);
+    NvdimmDsmRequest *req = &state->mailbox->req;
+    NvdimmDsmReply *reply = &state->mailbox->reply;
     MemTxResult res;
 
     trace_acpi_nvdimm_mbox_page(page);
@@ -629,6 +657,7 @@ void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
     memory_region_add_subregion(io, dsm_io.address, &state->io_mr);
     state->dsm_io = dsm_io;
     state->dsm_mem = nvdimm_new_dsm_page(fw_cfg);
+    state->mailbox = g_new0(NvdimmMailbox, 1);
     nvdimm_refresh_fit(state);
 }
 

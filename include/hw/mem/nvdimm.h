@@ -91,6 +91,9 @@ typedef struct NVDIMMFitBuffer {
  * @persistence_string: the option's value as the user gave it
  * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
  * @fit_buf: the FIT served to the guest's _FIT method
+ * @by_handle: NFIT handle -> NVDIMMDevice, rebuilt with the FIT on each plug
+ *             so that a mailbox call needs no walk of the QOM tree
+ * @mailbox: the doorbell's request and reply buffers, allocated once
  * @io_mr: the mailbox doorbell
  * @dsm_io: where the doorbell is, as the AML reaches it
  */
@@ -101,6 +104,8 @@ typedef struct NVDIMMState {
 
     GArray *dsm_mem;
     NVDIMMFitBuffer fit_buf;
+    GHashTable *by_handle;
+    struct NvdimmMailbox *mailbox;
     MemoryRegion io_mr;
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;
