@@ -1,30 +1,56 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Check the patch series the way its users take it: checkpatch-clean,
-# applied with git am, built at every prefix, and applied with quilt inside
-# Debian's source package.  Prints "PASS name" / "FAIL name: why" lines.
+# Check the patch series the way its users take it: written by
+# make-patches.py, checkpatch-clean, applied with git am to a fresh repo of
+# the base, built at every prefix, and applied with quilt inside Debian's
+# source package and built there.  Prints "PASS name" / "FAIL name: why"
+# lines (check.sh counts them) and the time each part took.
+#
+#   check-series.sh [--rev REV]   REV: take our files from a commit
+#
+# The builds are incremental: build/series/prefix keeps one source tree
+# and one build folder, and each prefix is a git checkout of the next
+# commit, so ninja compiles only what that commit changed, and a prefix
+# whose exact source tree (git tree id) already built with the same flags
+# is not built again; the quilt tree is synced by content into
+# build/series/quilt.  Both use the configure flags and the folder layout
+# of build-qemu.sh, so ccache shares objects with build/qemu.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 series="$build/series"
 out="$build/patches"
-X86=(--target-list=x86_64-softmmu --python=/usr/bin/python3
-     --without-default-features --enable-tcg --enable-libpmem
-     --enable-fdt=system --disable-docs --disable-user
-     --disable-install-blobs --disable-werror
-     --cc="ccache gcc" --cxx="ccache g++")
+
+eval "$(sed -n '/^CONFIGURE_FLAGS=(/,/^)/p' "$top/scripts/build-qemu.sh")"
+X86=(--target-list=x86_64-softmmu --cc="ccache gcc" --cxx="ccache g++"
+     "${CONFIGURE_FLAGS[@]}")
 
 export CCACHE_NOHASHDIR=1
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
 
 pass() { echo "PASS $*"; }
 fail() { echo "FAIL $*"; }
+timed() { echo "[series] $1: $(( $(date +%s) - $2 ))s"; }
 
-# build_x86 ROOT: configure ROOT/src-patched into ROOT/qemu and build the
-# emulator.  The same relative layout as build/ lets ccache reuse objects.
+# The patches without the cover letter, in order.
+patch_files() {
+    local p
+    for p in "$out"/0*.patch; do
+        case "$p" in */0000-cover-letter.patch) ;; *) echo "$p" ;; esac
+    done
+}
+
+# build_x86 ROOT: configure ROOT/src-patched into ROOT/qemu (once) and
+# build the emulator and the NVDIMM qtests the tree has.
 build_x86() {
-    local root=$1
+    local root=$1 goals=(qemu-system-x86_64) t
+    for t in "$root"/src-patched/tests/qtest/nvdimm*-test.c; do
+        if [ -f "$t" ]; then
+            goals+=("tests/qtest/$(basename "$t" .c)")
+        fi
+    done
     mkdir -p "$root/qemu"
     (
         export CCACHE_BASEDIR=$root
@@ -33,84 +59,183 @@ build_x86() {
             ../src-patched/configure "${X86[@]}" > configure.log 2>&1 ||
                 exit 1
         fi
-        make -j"$(nproc)" --no-print-directory qemu-system-x86_64 \
-            > make.log 2>&1
+        # ninja, not make: ninja reruns meson first when a meson.build
+        # changed, so a target that the commit adds is known; make reads
+        # its list of ninja targets before that.
+        ninja -j"$(nproc)" "${goals[@]}" > make.log 2>&1
     )
 }
 
 check_checkpatch() {
-    local p res
-    for p in "$out"/0*.patch; do
-        case "$p" in */0000-cover-letter.patch) continue ;; esac
+    local p res nerr nwarn
+    for p in $(patch_files); do
         res=$(cd "$series/base" &&
-              perl scripts/checkpatch.pl --no-summary --terse "$p" 2>&1)
-        if grep -q 'ERROR:' <<< "$res"; then
-            fail "series/checkpatch/$(basename "$p"): $(grep -c 'ERROR:' \
-                <<< "$res") errors"
-            grep 'ERROR:' <<< "$res" | head -n 5 | sed 's/^/    /'
+              perl scripts/checkpatch.pl --patch --no-summary --terse "$p" \
+                  2>&1)
+        nerr=$(grep -c 'ERROR:' <<< "$res")
+        nwarn=$(grep -c 'WARNING:' <<< "$res")
+        if [ "$nerr" -gt 0 ]; then
+            fail "series/checkpatch/$(basename "$p"): $nerr errors"
         else
-            pass "series/checkpatch/$(basename "$p")" \
-                "($(grep -c 'WARNING:' <<< "$res") warnings)"
+            pass "series/checkpatch/$(basename "$p") ($nwarn warnings)"
         fi
+        grep -E 'ERROR:|WARNING:' <<< "$res" | sed 's|^.*/||; s/^/    /'
     done
 }
 
-# Every prefix 1..k of the series configures and builds.
-check_prefixes() {
-    local root="$series/prefix" commits k=0 c
-    rm -rf "$root/src-patched"
-    git clone -q -b base "$series/base" "$root/src-patched"
+# git am of the whole series onto a git repo of the base; the result must
+# be the tree make-patches.py committed.  The repo is kept between runs
+# (a fresh checkout of 400 MB is slow on a busy machine): it is reset to
+# the pristine commit, which git checks file by file, and cleaned.
+check_git_am() {
+    local am="$series/am" want got
+    if [ ! -d "$am/.git" ]; then
+        rm -rf "$am"
+        git clone -q -b base "$series/base" "$am" || return 1
+    fi
+    git -C "$am" am --abort > /dev/null 2>&1
+    git -C "$am" fetch -q -f "$series/base" \
+        "+refs/tags/pristine:refs/tags/pristine" &&
+        git -C "$am" checkout -q -f -B applied pristine &&
+        git -C "$am" clean -q -fdx || return 1
     # shellcheck disable=SC2046
-    git -C "$root/src-patched" am -q $(ls "$out"/0*.patch |
-                                      grep -v 0000-cover-letter)
-    commits=$(git -C "$root/src-patched" rev-list --reverse base..HEAD)
-    for c in $commits; do
+    if ! git -C "$am" -c user.name=check -c user.email=check@invalid \
+            am -q $(patch_files); then
+        fail "series/git am of the whole series onto the base"
+        return 1
+    fi
+    want=$(git -C "$series/base" rev-parse 'series^{tree}')
+    got=$(git -C "$am" rev-parse 'HEAD^{tree}')
+    if [ "$want" = "$got" ]; then
+        pass "series/git am of the whole series onto the base"
+    else
+        fail "series/git am gives another tree than the series"
+        return 1
+    fi
+}
+
+# Every prefix 1..k of the series (as git am made it) configures and
+# builds.  The prefix tree persists between runs; only what a commit
+# changes is rewritten, so only that is compiled again.  Its git folder
+# is outside the tree: QEMU's configure turns -Werror on in a git
+# checkout, and build-qemu.sh's trees (whose objects ccache shares) are
+# built without it.
+check_prefixes() {
+    local root="$series/prefix" src gitdir k=0 c t0
+    src="$root/src-patched"
+    gitdir="$root/git"
+    if [ ! -d "$gitdir" ] || [ -e "$src/.git" ]; then
+        rm -rf "$gitdir" "$src/.git"
+        git init -q --bare "$gitdir" || return 1
+    fi
+    mkdir -p "$src"
+    local g=(git --git-dir="$gitdir" --work-tree="$src")
+    "${g[@]}" fetch -q -f "$series/am" "+HEAD:refs/heads/am" \
+        "+refs/tags/pristine:refs/tags/pristine" || return 1
+    # A source tree that built once with these flags and this compiler
+    # builds again: its git tree id is recorded and not built twice
+    # (VNV_SERIES_REBUILD=1 builds every prefix anyway).
+    local flavour verified="$root/built-trees" tree subject
+    flavour=$(printf '%s\n' "${X86[@]}" "$(gcc --version | head -n 1)" |
+              sha1sum | cut -c1-12)
+    if [ -n "${VNV_SERIES_REBUILD:-}" ]; then
+        rm -f "$verified"
+    fi
+    for c in $("${g[@]}" rev-list --reverse pristine..am); do
         k=$((k + 1))
-        git -C "$root/src-patched" checkout -q "$c"
-        if build_x86 "$root"; then
-            pass "series/prefix-$k builds"
-        else
-            fail "series/prefix-$k does not build (log: $root/qemu/make.log)"
+        t0=$(date +%s)
+        tree=$("${g[@]}" rev-parse "$c^{tree}")
+        subject=$("${g[@]}" log -1 --format=%s "$c")
+        if grep -qx "$tree $flavour" "$verified" 2>/dev/null; then
+            pass "series/prefix-$k builds ($subject; this tree built before)"
+            continue
         fi
+        "${g[@]}" checkout -q -f --detach "$c"
+        if build_x86 "$root"; then
+            pass "series/prefix-$k builds ($subject)"
+            echo "$tree $flavour" >> "$verified"
+        else
+            cp "$root/qemu/make.log" "$root/prefix-$k.log"
+            fail "series/prefix-$k does not build" \
+                "(log: ${root#"$top"/}/prefix-$k.log)"
+            grep -E 'error:|FAILED:|ninja: ' "$root/qemu/make.log" |
+                head -n 10 | sed 's/^/    /'
+        fi
+        timed "prefix-$k" "$t0"
     done
 }
 
-# Dropped into Debian's source package: quilt applies it after Debian's.
+# Debian's source package, unpacked once (its patches applied, .pc kept
+# for quilt), then our series appended to debian/patches/series and
+# pushed with quilt, as a packager would.
 check_quilt() {
-    local root="$series/quilt" dsc p
-    dsc=$(ls "$build"/base-dl/qemu_*.dsc | head -n 1)
-    rm -rf "$root/src-patched"
+    local root="$series/quilt" deb="$series/debsrc" stage dsc p name
+    stage="$root/stage"
+    if [ ! -f "$deb/debian/patches/series" ]; then
+        dsc=$(find "$build/base-dl" -name 'qemu_*.dsc' | sort | head -n 1)
+        rm -rf "$deb"
+        dpkg-source --no-check -x "$dsc" "$deb" > /dev/null || return 1
+    fi
     mkdir -p "$root"
-    dpkg-source --no-check -x "$dsc" "$root/src-patched" > /dev/null
-    for p in "$out"/0*.patch; do
-        case "$p" in */0000-cover-letter.patch) continue ;; esac
-        cp "$p" "$root/src-patched/debian/patches/vnvdimm-$(basename "$p")"
-        echo "vnvdimm-$(basename "$p")" \
-            >> "$root/src-patched/debian/patches/series"
+    rsync -a --delete "$deb/" "$stage/"
+    for p in $(patch_files); do
+        name="vnvdimm-$(basename "$p")"
+        cp "$p" "$stage/debian/patches/$name"
+        echo "$name" >> "$stage/debian/patches/series"
     done
-    if (cd "$root/src-patched" &&
-        QUILT_PATCHES=debian/patches quilt push -a -q > /dev/null); then
+    if (cd "$stage" &&
+        QUILT_PATCHES=debian/patches quilt push -a -q > "$root/quilt.log" \
+            2>&1); then
         pass "series/quilt push -a in the Debian source package"
     else
-        fail "series/quilt push -a failed"
+        fail "series/quilt push -a failed (log: ${root#"$top"/}/quilt.log)"
         return
     fi
+    # the same sources as git am gave, for every file the series touches
+    for p in $(git -C "$series/am" diff --name-only pristine..HEAD); do
+        if ! cmp -s "$stage/$p" "$series/am/$p"; then
+            fail "series/quilt tree differs from git am's in $p"
+            return
+        fi
+    done
+    # by content, so that unchanged files keep their times
+    mkdir -p "$root/src-patched"
+    rsync -rl --checksum --delete --exclude=/.pc "$stage/" \
+        "$root/src-patched/"
     if build_x86 "$root"; then
         pass "series/quilt tree builds"
     else
-        fail "series/quilt tree does not build (log: $root/qemu/make.log)"
+        fail "series/quilt tree does not build" \
+            "(log: ${root#"$top"/}/qemu/make.log)"
+        grep -E 'error:|FAILED:|ninja: ' "$root/qemu/make.log" |
+            head -n 10 | sed 's/^/    /'
     fi
 }
 
 main() {
-    if ! "$top/scripts/make-patches.py" --check-am; then
-        fail "series/make-patches or git am"
+    local t0 t_all
+    t_all=$(date +%s)
+    "$top/scripts/fetch-base.sh" || return 1
+    t0=$(date +%s)
+    if ! "$top/scripts/make-patches.py" "$@"; then
+        fail "series/make-patches"
         return 1
     fi
-    pass "series/git am of the whole series"
+    pass "series/make-patches ($(patch_files | wc -l) patches)"
+    timed make-patches "$t0"
+    t0=$(date +%s)
     check_checkpatch
+    timed checkpatch "$t0"
+    t0=$(date +%s)
+    check_git_am || return 1
+    timed "git am" "$t0"
+    t0=$(date +%s)
     check_prefixes
+    timed "all prefixes" "$t0"
+    t0=$(date +%s)
     check_quilt
+    timed quilt "$t0"
+    timed total "$t_all"
 }
 
 main "$@"

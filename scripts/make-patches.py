@@ -251,7 +251,7 @@ def resolve(src, plan_text):
     for c in commits:
         c["files"] = [f for f in files if file_owner[f] is c]
         c["patches"] = [p for p in entries if patch_owner.get(p) is c]
-        if not c["subject"]:
+        if not c["subject"] and c["patches"]:
             # a block that is just one patch takes its From:, Subject:
             # and body
             hdr = patch_header(src.read(f"patches/{c['patches'][0]}"))
