@@ -6,7 +6,7 @@
 # lines "PASS name" / "FAIL name: why"; this script only counts them.
 #
 #   check.sh [SUITE...]   suites: builds qtests identity guest
-#                                 independence (the default), series
+#                                 independence series (the default)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,7 +138,8 @@ suite_guest() {
 }
 
 # The series applies with git am and quilt, builds at every prefix and
-# passes checkpatch.
+# passes checkpatch.  Incremental: about 15 minutes the first time on 2
+# busy cores, well under a minute when no commit of the series changed.
 suite_series() {
     run_suite series "" 2400 scripts/check-series.sh
 }
@@ -156,7 +157,7 @@ suite_independence() {
 main() {
     local suites=("$@") s
     if [ ${#suites[@]} -eq 0 ]; then
-        suites=(builds qtests identity guest independence)
+        suites=(builds qtests identity guest independence series)
     fi
     mkdir -p "$top/build/logs"
     : > "$results"
