@@ -216,6 +216,11 @@ main() {
     local t0 t_all
     t_all=$(date +%s)
     "$top/scripts/fetch-base.sh" || return 1
+    # One run at a time: build/series and build/patches are shared.
+    mkdir -p "$series"
+    exec 9> "$series/.lock"
+    flock 9
+    export VNV_SERIES_LOCKED=1
     t0=$(date +%s)
     if ! "$top/scripts/make-patches.py" "$@"; then
         fail "series/make-patches"

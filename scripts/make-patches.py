@@ -26,6 +26,7 @@ Every file the series creates must carry an SPDX-License-Identifier.
 """
 
 import argparse
+import fcntl
 import fnmatch
 import os
 import re
@@ -369,6 +370,17 @@ def make_series(src, commits):
     return sorted(os.listdir(OUT))
 
 
+def lock_build_series():
+    """One writer of build/series and build/patches at a time;
+    check-series.sh holds the lock for the whole check and says so."""
+    if os.environ.get("VNV_SERIES_LOCKED"):
+        return None
+    os.makedirs(os.path.dirname(BASE_REPO), exist_ok=True)
+    f = open(os.path.join(os.path.dirname(BASE_REPO), ".lock"), "w")
+    fcntl.flock(f, fcntl.LOCK_EX)
+    return f
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", help="take our files from this commit")
@@ -383,6 +395,7 @@ def main():
             for x in c["files"] + [f"patches/{p}" for p in c["patches"]]:
                 print(f"     {x}")
         return
+    lock = lock_build_series()  # noqa: F841 (held until exit)
     for p in make_series(src, commits):
         n = sum(1 for _ in open(os.path.join(OUT, p)))
         print(f"{p}  ({n} lines)")
