@@ -43,6 +43,8 @@ ADDED=(
     hw/mem/nvdimm-persistence.c
     hw/mem/nvdimm-persistence-stub.c
     include/hw/mem/nvdimm-persistence.h
+    hw/mem/nvdimm-labels.c
+    include/hw/mem/nvdimm-labels.h
 )
 
 CONFIGURE_FLAGS=(

@@ -21,6 +21,7 @@
 #include "qapi/visitor.h"
 #include "hw/mem/nvdimm.h"
 #include "hw/mem/nvdimm-persistence.h"
+#include "hw/mem/nvdimm-labels.h"
 #include "hw/mem/memory-device.h"
 #include "hw/qdev-properties.h"
 #include "system/hostmem.h"
@@ -165,7 +166,8 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
     NVDIMMDevice *nvdimm = NVDIMM(dimm);
     NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
 
-    if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
+    if (!nvdimm_prepare_memory_region(nvdimm, errp) ||
+        !nvdimm_check_label_area(nvdimm, errp)) {
         return;
     }
     if (nvdimm->require_persistence &&
@@ -387,6 +389,8 @@ static const Property nvdimm_properties[] = {
     DEFINE_PROP_BOOL(NVDIMM_UNARMED_PROP, NVDIMMDevice, unarmed, false),
     DEFINE_PROP_BOOL(NVDIMM_REQUIRE_PERSISTENCE_PROP, NVDIMMDevice,
                      require_persistence, false),
+    DEFINE_PROP_BOOL(NVDIMM_LABEL_OVERWRITE_PROP, NVDIMMDevice,
+                     label_overwrite, false),
 };
 
 static void nvdimm_class_add_properties(ObjectClass *oc)

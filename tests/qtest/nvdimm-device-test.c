@@ -55,6 +55,42 @@ static void write_pattern_file(const char *path, uint64_t size)
     fclose(f);
 }
 
+static void file_write_at(const char *path, uint64_t offset,
+                          const void *buf, size_t len)
+{
+    int fd = open(path, O_WRONLY);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(pwrite(fd, buf, len, offset), ==, len);
+    close(fd);
+}
+
+static void file_zero_range(const char *path, uint64_t offset, size_t len)
+{
+    g_autofree char *zero = g_malloc0(len);
+
+    file_write_at(path, offset, zero, len);
+}
+
+/*
+ * A namespace index block as far as QEMU looks at one: the signature,
+ * and at byte 24 the block's own offset in the label area (@myoff).
+ */
+static void file_put_index_block(const char *path, uint64_t area,
+                                 uint64_t myoff)
+{
+    static const char signature[16] = "NAMESPACE_INDEX";
+    uint64_t le_myoff = cpu_to_le64(myoff);
+
+    file_write_at(path, area + myoff, signature, sizeof(signature));
+    file_write_at(path, area + myoff + 24, &le_myoff, sizeof(le_myoff));
+}
+
+/*
+ * The backend file: @file_size bytes of pattern, except that its last
+ * MiB is zeroes, as in a file whose end the guest never wrote.  Label
+ * areas at the end of such a file are blank, which QEMU accepts.
+ */
 static void fixture_init(Fixture *fx, uint64_t file_size)
 {
     g_autofree char *zero = g_malloc0(64 * KiB);
@@ -66,7 +102,16 @@ static void fixture_init(Fixture *fx, uint64_t file_size)
     fx->file = g_build_filename(fx->dir, "backend.img", NULL);
     if (file_size) {
         write_pattern_file(fx->file, file_size);
+        file_zero_range(fx->file, file_size - MIN(file_size, MiB),
+                        MIN(file_size, MiB));
     }
+}
+
+/* A file of pattern to its end: the label area holds guest data */
+static void fixture_init_data_in_labels(Fixture *fx)
+{
+    fixture_init(fx, BACKEND_SIZE);
+    write_pattern_file(fx->file, BACKEND_SIZE);
 }
 
 static void remove_if_exists(const char *path)
@@ -590,7 +635,8 @@ static void test_share_off_leaves_file(void)
 }
 
 static void assert_shared_write_lands(const char *backend_opts,
-                                      uint64_t file_offset)
+                                      uint64_t file_offset,
+                                      uint64_t backend_size)
 {
     static const char data[] = "shared write";
     char back[sizeof(data)];
@@ -599,6 +645,8 @@ static void assert_shared_write_lands(const char *backend_opts,
     QTestState *qts;
 
     fixture_init(&fx, BACKEND_SIZE);
+    file_zero_range(fx.file, file_offset + backend_size - LABEL_SIZE,
+                    LABEL_SIZE);
     qts = start_with_nvdimm(&fx, backend_opts, ",label-size=128K");
     g_assert_cmphex(qtest_readq(qts, guest), ==,
                     pattern_at(file_offset + 0x2000));
@@ -612,8 +660,9 @@ static void assert_shared_write_lands(const char *backend_opts,
 
 static void test_share_on_writes_file(void)
 {
-    assert_shared_write_lands("size=256M,share=on", 0);
-    assert_shared_write_lands("size=128M,offset=64M,share=on", 64 * MiB);
+    assert_shared_write_lands("size=256M,share=on", 0, 256 * MiB);
+    assert_shared_write_lands("size=128M,offset=64M,share=on", 64 * MiB,
+                              128 * MiB);
 }
 
 /* The container case: a read-only image, mapped as ROM, unarmed */
@@ -862,7 +911,8 @@ static void test_label_position(void)
     Fixture fx;
     QTestState *qts;
 
-    fixture_init(&fx, BACKEND_SIZE);
+    fixture_init_data_in_labels(&fx);
+    file_put_index_block(fx.file, label_start, 0);
     qts = start_with_nvdimm(&fx, "size=256M,share=on", ",label-size=130K");
 
     dsm_call(qts, DSM_GET_LABEL_DATA, get, G_N_ELEMENTS(get));
@@ -898,6 +948,131 @@ static void test_label_write_readonly(void)
     qtest_quit(qts);
     after = file_sha256(fx.file);
     g_assert_cmpstr(before, ==, after);
+    fixture_cleanup(&fx);
+}
+
+/*
+ * The label area guard: with label-size, the last label-size bytes of the
+ * backend must be blank or hold namespace labels, unless the user opts in
+ * with label-overwrite=on.
+ */
+
+static char *guard_args(Fixture *fx, const char *backend_opts,
+                        const char *device_opts)
+{
+    return g_strdup_printf(MACHINE_ARGS "-nodefaults -bios %s "
+                           "-object memory-backend-file,id=m,mem-path=%s,"
+                           "size=256M,%s -device nvdimm,id=nv0,memdev=m,"
+                           "label-size=128K%s", fx->bios, fx->file,
+                           backend_opts, device_opts);
+}
+
+/* Start with @device_opts; the file must not change */
+static void assert_label_area_accepted(Fixture *fx, const char *device_opts)
+{
+    g_autofree char *before = file_sha256(fx->file);
+    g_autofree char *after = NULL;
+    QTestState *qts;
+
+    qts = start_with_nvdimm(fx, "size=256M,share=on", device_opts);
+    g_assert_cmpuint(qtest_qom_get_uint(qts, "nv0", "size"), ==,
+                     BACKEND_SIZE - LABEL_SIZE);
+    qtest_quit(qts);
+    after = file_sha256(fx->file);
+    g_assert_cmpstr(before, ==, after);
+}
+
+/* A blank label area: a file whose end was never written */
+static void test_label_guard_blank(void)
+{
+    Fixture fx;
+
+    fixture_init(&fx, BACKEND_SIZE);
+    assert_label_area_accepted(&fx, ",label-size=128K");
+    fixture_cleanup(&fx);
+}
+
+/*
+ * A labelled area, where only the second index block is intact (an update
+ * of the first was torn); the rest of the area holds label data.
+ */
+static void test_label_guard_labelled(void)
+{
+    Fixture fx;
+
+    fixture_init_data_in_labels(&fx);
+    file_put_index_block(fx.file, BACKEND_SIZE - LABEL_SIZE, 256);
+    assert_label_area_accepted(&fx, ",label-size=128K");
+    fixture_cleanup(&fx);
+}
+
+#define GUARD_MESSAGE "the label area of memdev m (its last 0x20000 bytes)" \
+    " holds data but no namespace labels: the end of the guest's data"    \
+    " would become the label area and be overwritten; set"                \
+    " label-overwrite=on to allow it"
+
+/*
+ * Data in the label area: refused at startup, read-only or not, and at
+ * hotplug, where the memdev stays free for a device without labels.
+ */
+static void test_diff_label_guard_refuses_data(void)
+{
+    g_autofree char *args = NULL;
+    g_autofree char *ro_args = NULL;
+    g_autofree char *before = NULL;
+    g_autofree char *after = NULL;
+    Fixture fx;
+    QTestState *qts;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init_data_in_labels(&fx);
+    before = file_sha256(fx.file);
+    args = guard_args(&fx, "share=on", "");
+    assert_refused(&fx, args, GUARD_MESSAGE);
+    ro_args = guard_args(&fx, "readonly=on", ",unarmed=on");
+    assert_refused(&fx, ro_args, GUARD_MESSAGE);
+
+    qts = qtest_initf(MACHINE_ARGS "-nodefaults -bios %s", fx.bios);
+    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': {"
+                             "'qom-type': 'memory-backend-file', 'id': 'm',"
+                             " 'mem-path': %s, 'size': %u, 'share': true}}",
+                             fx.file, (unsigned)BACKEND_SIZE);
+    assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
+                               " {'driver': 'nvdimm', 'memdev': 'm',"
+                               " 'label-size': %u}}", (unsigned)LABEL_SIZE),
+                     GUARD_MESSAGE);
+    qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
+                             " {'driver': 'nvdimm', 'id': 'nv1',"
+                             " 'memdev': 'm'}}");
+    qtest_quit(qts);
+    after = file_sha256(fx.file);
+    g_assert_cmpstr(before, ==, after);
+    fixture_cleanup(&fx);
+}
+
+/* label-overwrite=on: the data gives way, and label writes land there */
+static void test_diff_label_guard_overwrite(void)
+{
+    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
+    uint32_t back;
+    Fixture fx;
+    QTestState *qts;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init_data_in_labels(&fx);
+    qts = start_with_nvdimm(&fx, "size=256M,share=on",
+                            ",label-size=128K,label-overwrite=on");
+    g_assert_true(qtest_qom_get_bool(qts, "nv0", "label-overwrite"));
+    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
+    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
+    qtest_quit(qts);
+    file_read_at(fx.file, BACKEND_SIZE - LABEL_SIZE + 0x20, &back,
+                 sizeof(back));
+    g_assert_cmphex(le32_to_cpu(back), ==, 0xdeadbeef);
     fixture_cleanup(&fx);
 }
 
@@ -942,6 +1117,12 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/differences/uuid-frozen", test_diff_uuid_frozen);
     qtest_add_func("/nvdimm/label/position", test_label_position);
     qtest_add_func("/nvdimm/label/readonly", test_label_write_readonly);
+    qtest_add_func("/nvdimm/label/guard/blank", test_label_guard_blank);
+    qtest_add_func("/nvdimm/label/guard/labelled", test_label_guard_labelled);
+    qtest_add_func("/nvdimm/differences/label-guard-refuses-data",
+                   test_diff_label_guard_refuses_data);
+    qtest_add_func("/nvdimm/differences/label-guard-overwrite",
+                   test_diff_label_guard_overwrite);
 
     return g_test_run();
 }

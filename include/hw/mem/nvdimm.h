@@ -43,6 +43,7 @@ struct NVDIMMDevice {
     QemuUUID uuid;              /* reported by spapr */
     bool unarmed;               /* guest told: no persistent writes */
     bool require_persistence;   /* refuse unless writes persist */
+    bool label_overwrite;       /* labels may replace guest data */
 
     /* public: derived from the backend when the device is plugged */
     MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */
