@@ -374,7 +374,8 @@ static void nvdimm_uuid_set(Object *obj, Visitor *v, const char *name,
     QemuUUID parsed;
 
     if (DEVICE(obj)->realized) {
-        error_setg(errp, "cannot change property value");
+        error_setg(errp, "cannot change property value: '%s' is fixed once"
+                   " the device is realized", name);
     } else if (visit_type_str(v, name, &text, errp)) {
         if (qemu_uuid_parse(text, &parsed) == 0) {
             NVDIMM(obj)->uuid = parsed;
