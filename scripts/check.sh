@@ -5,7 +5,7 @@
 # end with one line "N passed, N failed".  Each suite reports its cases on
 # lines "PASS name" / "FAIL name: why"; this script only counts them.
 #
-#   check.sh [SUITE...]   suites: builds qtests identity guest
+#   check.sh [SUITE...]   suites: builds qtests identity guest hardening
 #                                 independence series (the default)
 set -uo pipefail
 
@@ -137,6 +137,18 @@ suite_guest() {
     run_suite guest guest/ 1500 scripts/run-guest-tests.sh
 }
 
+# The bad-configuration matrix and the corrupted migration streams
+# (tests/config-matrix/README.md), each case under ours and the reference:
+# what stock refuses we refuse, what it accepts we accept with the same
+# result unless that hides data, and no pre-existing backend file changes.
+suite_hardening() {
+    run_suite config-matrix config-matrix/ 900 \
+        tests/config-matrix/run.py --qemu "$ours" --reference "$ref"
+    run_suite hostile-stream hostile-stream/ 900 \
+        tests/config-matrix/hostile_stream.py --qemu "$ours" \
+        --reference "$ref"
+}
+
 # The series applies with git am and quilt, builds at every prefix and
 # passes checkpatch.  Incremental: about 15 minutes the first time on 2
 # busy cores, well under a minute when no commit of the series changed.
@@ -157,7 +169,7 @@ suite_independence() {
 main() {
     local suites=("$@") s
     if [ ${#suites[@]} -eq 0 ]; then
-        suites=(builds qtests identity guest independence series)
+        suites=(builds qtests identity guest hardening independence series)
     fi
     mkdir -p "$top/build/logs"
     : > "$results"

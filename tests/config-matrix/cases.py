@@ -51,7 +51,9 @@ class Case:
 # Pre-existing file contents.  By default a file holds a pattern with a
 # zeroed last MiB, so a label area at its end is blank, as in a file
 # that was never used with labels.  'full' puts data in the label area
-# too; 'labelled' puts a namespace index block signature there.
+# too; 'labelled' puts a namespace index block signature there;
+# 'labelled-second' holds data with only the second index block intact;
+# 'zeroes' is a file of zeroes (a label area that big is blank only so).
 def sized(size, content='blank-tail'):
     return (size, content)
 
@@ -140,7 +142,8 @@ def label_size_cases():
              'accept', pair(dev_extra=',label-size=131073')),
         Case('label-size-leaves-one-page',
              'label-size = backend - 4K: a 4K PMEM region',
-             'accept', pair(dev_extra=',label-size=%d' % (BACKEND - 4096))),
+             'accept', pair(dev_extra=',label-size=%d' % (BACKEND - 4096)),
+             files={FILE: sized(BACKEND, 'zeroes')}),
         Case('label-size-overflow', 'label-size=2^64-1',
              'refuse', pair(dev_extra=',label-size=18446744073709551615'),
              names=LABEL_NAMES),
@@ -156,7 +159,21 @@ def label_size_cases():
              'labels over a tail that holds data (the seed\'s corruption)',
              'accept', pair(dev_extra=',label-size=128K'),
              files={FILE: sized(BACKEND, 'full')},
-             names=LABEL_NAMES),
+             names=('label-overwrite',)),
+        Case('label-area-second-index-block',
+             'labels over a tail whose first index block is torn',
+             'accept', pair(dev_extra=',label-size=128K'),
+             files={FILE: sized(BACKEND, 'labelled-second')}),
+        Case('label-area-holds-data-readonly',
+             'data in the label area of a readonly=on, unarmed=on device',
+             'accept', pair(',readonly=on', ',unarmed=on,label-size=128K'),
+             files={FILE: sized(BACKEND, 'full')},
+             names=('label-overwrite',)),
+        Case('label-area-holds-data-overwrite',
+             'data in the label area, label-overwrite=on given',
+             'refuse', pair(dev_extra=',label-size=128K,label-overwrite=on'),
+             files={FILE: sized(BACKEND, 'full')},
+             names=('label-overwrite',)),
     ]
 
 
@@ -359,6 +376,12 @@ def hotplug_cases():
         hotplug('hotplug-immutable-file', 'object-add on a chattr +i file',
                 'refuse', [object_add()], names=('nv1.img', 'mem-path'),
                 immutable=('nv1.img',)),
+        hotplug('hotplug-label-area-holds-data',
+                'device_add with labels over a file tail that holds data',
+                'accept', [object_add(), device_add(label_size=128 * KiB)],
+                names=('label-overwrite',),
+                files={FILE: sized(BACKEND),
+                       'nv1.img': sized(BACKEND, 'full')}),
         hotplug('hotplug-label-too-small-then-valid',
                 'a refused device_add must leave the backend free',
                 'refuse', [object_add(), device_add(label_size=64 * KiB),
@@ -380,9 +403,12 @@ def hotplug_cases():
                 names=('nope', 'memdev')),
         hotplug('qom-set-uuid-after-realize', 'change the uuid later',
                 'accept', [qom_set('uuid', NEW_UUID)], names=('uuid',)),
+        # Stock's message, "cannot change property value", names no
+        # property (the command does); ours keeps it word for word.
         hotplug('qom-set-label-size-after-realize',
                 'change label-size later', 'refuse',
-                [qom_set('label-size', 256 * KiB)], names=('label-size',)),
+                [qom_set('label-size', 256 * KiB)],
+                names=('label-size', 'cannot change property value')),
         hotplug('qom-set-unarmed-after-realize', 'change unarmed later',
                 'refuse', [qom_set('unarmed', True)], names=('unarmed',)),
         hotplug('hotplug-without-machine-nvdimm', 'machine without nvdimm',

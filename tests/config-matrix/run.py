@@ -20,6 +20,7 @@ indented below, and "N passed, N failed" at the end.
 """
 
 import argparse
+import concurrent.futures
 import os
 import shutil
 import subprocess
@@ -45,6 +46,18 @@ DELIBERATE = {
         'data into the label area (the seed\'s corruption warning); we '
         'refuse a label area that holds data which is neither zeroes nor '
         'a namespace index block, and name the opt-in'),
+    'label-area-holds-data-readonly': (
+        'refuse',
+        'the same data in the label area of a read-only device: QEMU '
+        'cannot overwrite it, but the guest would lose the end of its data '
+        'from its region and see it as a broken label area'),
+    'label-area-holds-data-overwrite': (
+        'accept',
+        'label-overwrite=on is our opt-in to the above; stock has no such '
+        'property'),
+    'hotplug-label-area-holds-data': (
+        'refuse',
+        'the label area guard applies to device_add too'),
     'label-size-zero': (
         'accept',
         'label-size=0 means no labels whether it is given or not; stock '
@@ -65,6 +78,7 @@ QUERIES = [{'execute': 'query-status'},
            {'execute': 'query-memdev'}]
 NAMESPACE_INDEX_SIGNATURE = b'NAMESPACE_INDEX\0'
 DEFAULT_LABEL_SIZE = 128 * 1024
+INDEX_BLOCK_SIZE = 256              # of a 128 KiB label area
 
 
 class Skip(Exception):
@@ -118,16 +132,27 @@ class Observation:
 
 # ---- scratch directory -------------------------------------------------
 
+def put_index_block(data, area, myoff):
+    """What QEMU checks of a namespace index block: the signature and,
+    at byte 24, the block's own offset in the label area."""
+    start = area + myoff
+    data[start:start + len(NAMESPACE_INDEX_SIGNATURE)] = \
+        NAMESPACE_INDEX_SIGNATURE
+    data[start + 24:start + 32] = myoff.to_bytes(8, 'little')
+
+
 def file_content(spec, seed):
     size, kind = spec
+    if kind == 'zeroes':
+        return bytes(size)
     data = bytearray(pattern_bytes(seed, size))
     blank = min(size, 1 << 20)
     if kind != 'full':
         data[size - blank:] = bytes(blank)
     if kind == 'labelled':
-        start = size - DEFAULT_LABEL_SIZE
-        data[start:start + len(NAMESPACE_INDEX_SIGNATURE)] = \
-            NAMESPACE_INDEX_SIGNATURE
+        put_index_block(data, size - DEFAULT_LABEL_SIZE, 0)
+    if kind == 'labelled-second':
+        put_index_block(data, size - DEFAULT_LABEL_SIZE, INDEX_BLOCK_SIZE)
     return bytes(data)
 
 
@@ -322,21 +347,37 @@ def report(case, ours, ref, problems, verbose):
     sys.stdout.flush()
 
 
-def run_one(case, args):
-    try:
-        ours = observe(case, args.qemu, args.timeout)
-        ref = None
-        if args.reference:
-            same = os.path.realpath(args.reference) == \
-                os.path.realpath(args.qemu)
-            ref = ours if same else observe(case, args.reference,
-                                            args.timeout)
-    except Skip as why:
-        print('SKIP %s: %s' % (case.name, why))
-        return None
-    problems = judge(case, ours, ref)
-    report(case, ours, ref, problems, args.verbose)
-    return not problems
+def observe_both(case, args):
+    """(ours, stock) for one case; stock is None without a reference."""
+    ours = observe(case, args.qemu, args.timeout)
+    if not args.reference:
+        return ours, None
+    if os.path.realpath(args.reference) == os.path.realpath(args.qemu):
+        return ours, ours
+    return ours, observe(case, args.reference, args.timeout)
+
+
+def run_cases(cases, args):
+    """Run the cases args.jobs at a time (a paused QEMU mostly waits), and
+    judge and report them in order.  True/False per case, None if skipped."""
+    def attempt(case):
+        try:
+            return observe_both(case, args)
+        except Skip as why:
+            return why
+
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+        for case, seen in zip(cases, pool.map(attempt, cases)):
+            if isinstance(seen, Skip):
+                print('SKIP %s: %s' % (case.name, seen))
+                results.append(None)
+                continue
+            ours, ref = seen
+            problems = judge(case, ours, ref)
+            report(case, ours, ref, problems, args.verbose)
+            results.append(not problems)
+    return results
 
 
 def selected_cases(names):
@@ -360,6 +401,8 @@ def parse_args():
                         metavar='NAME', help='run only this case')
     parser.add_argument('--list', action='store_true')
     parser.add_argument('--timeout', type=float, default=30)
+    parser.add_argument('--jobs', '-j', type=int, default=4,
+                        help='cases run at once (default 4)')
     parser.add_argument('--verbose', '-v', action='store_true')
     args = parser.parse_args()
     args.qemu = os.path.abspath(args.qemu)
@@ -387,7 +430,7 @@ def main():
         print('# %s not built: comparing with the recorded outcomes only'
               % args.reference)
         args.reference = ''
-    results = [run_one(case, args) for case in selected_cases(args.case)]
+    results = run_cases(selected_cases(args.case), args)
     passed = results.count(True)
     failed = results.count(False)
     if results.count(None):
