@@ -134,7 +134,7 @@ run_suite() {
 }
 
 suite_guest() {
-    run_suite guest guest/ 1500 scripts/run-guest-tests.sh
+    run_suite guest guest/ 2700 scripts/run-guest-tests.sh
 }
 
 # The bad-configuration matrix and the corrupted migration streams
