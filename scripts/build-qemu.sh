@@ -43,6 +43,8 @@ ADDED=(
     hw/mem/nvdimm-persistence.c
     hw/mem/nvdimm-persistence-stub.c
     include/hw/mem/nvdimm-persistence.h
+    hw/mem/nvdimm-flush.c
+    include/hw/mem/nvdimm-flush.h
     hw/mem/nvdimm-labels.c
     include/hw/mem/nvdimm-labels.h
 )

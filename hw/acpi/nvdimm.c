@@ -19,6 +19,7 @@
 #include "hw/acpi/bios-linker-loader.h"
 #include "hw/nvram/fw_cfg.h"
 #include "hw/mem/nvdimm.h"
+#include "hw/mem/nvdimm-flush.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "trace.h"
@@ -113,6 +114,7 @@ typedef struct QEMU_PACKED NvdimmLabelRange {
 #define NFIT_TYPE_SPA               0
 #define NFIT_TYPE_MEMDEV            1
 #define NFIT_TYPE_CONTROL_REGION    4
+#define NFIT_TYPE_FLUSH_HINT        6
 #define NFIT_TYPE_PLATFORM_CAP      7
 
 /* SPA Range Structure flags: hot-add only, proximity domain valid */
@@ -159,6 +161,8 @@ typedef struct NvdimmInfo {
     uint64_t base;
     uint64_t size;
     bool not_armed;
+    bool has_flush_hint;        /* flush-hints=on */
+    uint64_t flush_hint;        /* guest physical address of the hint */
 } NvdimmInfo;
 
 static NvdimmInfo nvdimm_info(DeviceState *dev)
@@ -174,6 +178,8 @@ static NvdimmInfo nvdimm_info(DeviceState *dev)
     };
 
     info.handle = nvdimm_slot_to_handle(info.slot);
+    info.has_flush_hint = nvdimm_flush_hint_offset(nvdimm, &info.flush_hint);
+    info.flush_hint += info.base;
     return info;
 }
 
@@ -238,6 +244,17 @@ static void nfit_append_control_region(GArray *fit, const NvdimmInfo *info)
     build_append_int_noprefix(fit, 0, 6);                 /* Reserved */
 }
 
+/* Flush Hint Address Structure, 5.2.25.7: the hint page of one NVDIMM */
+static void nfit_append_flush_hint(GArray *fit, const NvdimmInfo *info)
+{
+    build_append_int_noprefix(fit, NFIT_TYPE_FLUSH_HINT, 2);
+    build_append_int_noprefix(fit, 16 + 8 * NVDIMM_FLUSH_HINT_COUNT, 2);
+    build_append_int_noprefix(fit, info->handle, 4);
+    build_append_int_noprefix(fit, NVDIMM_FLUSH_HINT_COUNT, 2);
+    build_append_int_noprefix(fit, 0, 6);                 /* Reserved */
+    build_append_int_noprefix(fit, info->flush_hint, 8);
+}
+
 static void nfit_append_platform_cap(GArray *fit, uint32_t capabilities)
 {
     build_append_int_noprefix(fit, NFIT_TYPE_PLATFORM_CAP, 2);
@@ -261,6 +278,9 @@ static GArray *nvdimm_build_fit(NVDIMMState *state)
         nfit_append_spa(fit, &info);
         nfit_append_memdev(fit, &info);
         nfit_append_control_region(fit, &info);
+        if (info.has_flush_hint) {
+            nfit_append_flush_hint(fit, &info);
+        }
     }
     g_slist_free(list);
 

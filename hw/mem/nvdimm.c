@@ -21,6 +21,7 @@
 #include "qapi/visitor.h"
 #include "hw/mem/nvdimm.h"
 #include "hw/mem/nvdimm-persistence.h"
+#include "hw/mem/nvdimm-flush.h"
 #include "hw/mem/nvdimm-labels.h"
 #include "hw/mem/memory-device.h"
 #include "hw/qdev-properties.h"
@@ -157,6 +158,10 @@ static MemoryRegion *nvdimm_md_get_memory_region(MemoryDeviceState *md,
     if (!nvdimm_prepare_memory_region(nvdimm, errp)) {
         return NULL;
     }
+    /* With flush-hints=on: @nvdimm_mr, then the flush hint area. */
+    if (nvdimm->flush_hints) {
+        return nvdimm_flush_hints_region(nvdimm);
+    }
     return nvdimm->nvdimm_mr;
 }
 
@@ -174,6 +179,9 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
         !nvdimm_check_persistence(nvdimm, errp)) {
         return;
     }
+    if (nvdimm->flush_hints && !nvdimm_flush_hints_realize(nvdimm, errp)) {
+        return;
+    }
     if (nvc->realize) {
         nvc->realize(nvdimm, errp);
     }
@@ -187,6 +195,7 @@ static void nvdimm_unrealize(PCDIMMDevice *dimm)
     if (nvc->unrealize) {
         nvc->unrealize(NVDIMM(dimm));
     }
+    nvdimm_flush_hints_unrealize(NVDIMM(dimm));
 }
 
 /* Label hooks */
@@ -390,6 +399,8 @@ static const Property nvdimm_properties[] = {
     DEFINE_PROP_BOOL(NVDIMM_UNARMED_PROP, NVDIMMDevice, unarmed, false),
     DEFINE_PROP_BOOL(NVDIMM_REQUIRE_PERSISTENCE_PROP, NVDIMMDevice,
                      require_persistence, false),
+    DEFINE_PROP_BOOL(NVDIMM_FLUSH_HINTS_PROP, NVDIMMDevice, flush_hints,
+                     false),
     DEFINE_PROP_BOOL(NVDIMM_LABEL_OVERWRITE_PROP, NVDIMMDevice,
                      label_overwrite, false),
 };
@@ -421,6 +432,7 @@ static void nvdimm_instance_finalize(Object *obj)
 
     /* The region itself went away with the device's child properties. */
     g_free(nvdimm->nvdimm_mr);
+    nvdimm_flush_hints_finalize(nvdimm);
 }
 
 static void nvdimm_class_init(ObjectClass *oc, void *data)

@@ -29,6 +29,8 @@
 #define TYPE_NVDIMM "nvdimm"
 OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
 
+typedef struct NVDIMMFlushHints NVDIMMFlushHints;
+
 /*
  * An NVDIMM: a pc-dimm whose backend ends with an optional namespace
  * label area.  The guest maps the rest, @nvdimm_mr.
@@ -43,12 +45,14 @@ struct NVDIMMDevice {
     QemuUUID uuid;              /* reported by spapr */
     bool unarmed;               /* guest told: no persistent writes */
     bool require_persistence;   /* refuse unless writes persist */
+    bool flush_hints;           /* NFIT flush hint (nvdimm-flush.c) */
     bool label_overwrite;       /* labels may replace guest data */
 
     /* public: derived from the backend when the device is plugged */
     MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */
     void *label_data;           /* host address of the last label_size bytes */
     bool readonly;              /* ROM backend; label writes refused */
+    NVDIMMFlushHints *flush;    /* with flush_hints: nvdimm-flush.c */
 };
 
 struct NVDIMMClass {
