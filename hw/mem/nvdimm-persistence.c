@@ -18,6 +18,7 @@
 #include "qapi/error.h"
 #include "qapi/qapi-commands-nvdimm.h"
 #include "hw/mem/nvdimm-persistence.h"
+#include "hw/mem/nvdimm-flush.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
 #include "system/hostmem.h"
@@ -369,8 +370,8 @@ static void nvdimm_fill_placement(NVDIMMDevice *nvdimm,
                                           &error_abort);
     info->addr = object_property_get_uint(obj, PC_DIMM_ADDR_PROP,
                                           &error_abort);
-    info->size = object_property_get_uint(obj, PC_DIMM_SIZE_PROP,
-                                          &error_abort);
+    /* Not the DIMM's size: with flush-hints=on that has the hint area */
+    info->size = memory_region_size(nvdimm->nvdimm_mr);
     info->label_size = object_property_get_uint(obj, NVDIMM_LABEL_SIZE_PROP,
                                                 &error_abort);
 }
@@ -401,6 +402,8 @@ static NvdimmPersistenceInfo *nvdimm_persistence_info(NVDIMMDevice *nvdimm)
     nvdimm_fill_libpmem(nvdimm, info);
     info->verdict = p.verdict;
     info->reason = nvdimm_describe(&p, false);
+    info->flush_hints = nvdimm->flush_hints;
+    info->flushes = nvdimm_flush_count(nvdimm);
     return info;
 }
 
@@ -468,6 +471,10 @@ static void hmp_print_nvdimm(Monitor *mon, NvdimmPersistenceInfo *info)
     monitor_printf(mon, "  persistence: %s\n",
                    NvdimmPersistenceVerdict_str(info->verdict));
     monitor_printf(mon, "  reason: %s\n", info->reason);
+    monitor_printf(mon, "  flush-hints: %s\n", on_off(info->flush_hints));
+    if (info->flush_hints) {
+        monitor_printf(mon, "  flushes: %" PRIu64 "\n", info->flushes);
+    }
 }
 
 void hmp_info_nvdimm(Monitor *mon, const QDict *qdict)
