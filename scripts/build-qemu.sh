@@ -61,7 +61,8 @@ log() { printf '[build] %s\n' "$*"; }
 
 QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
 # Tests of features the reference does not have: not built in reftests.
-OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test)
+OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
+                  tests/qtest/nvdimm-flush-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # The emulator and the option ROMs; not the base's own test suite.
 X86_GOALS="qemu-system-x86_64 recurse-all"
