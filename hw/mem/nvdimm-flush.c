@@ -34,6 +34,9 @@
 #include "hw/mem/nvdimm-flush.h"
 #include "trace.h"
 
+/* Syncs of one NVDIMM that may run at once (one per waiting vCPU). */
+#define NVDIMM_FLUSH_THREADS 4
+
 /* What Linux maps per hint address: one (guest) page. */
 #define NVDIMM_FLUSH_HINT_AREA_SIZE 4096
 
@@ -92,8 +95,7 @@ static int nvdimm_flush_and_wait(NVDIMMFlushHints *flush)
     NVDIMMFlushJob job = { .flush = flush };
     bool drop_bql = current_cpu && bql_locked();
 
-    thread_pool_submit_immediate(flush->pool, nvdimm_flush_worker, &job,
-                                 NULL);
+    thread_pool_submit(flush->pool, nvdimm_flush_worker, &job, NULL);
     if (drop_bql) {
         bql_unlock();
     }
@@ -284,6 +286,12 @@ bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp)
     flush->memdev_id = g_strdup(
         object_get_canonical_path_component(OBJECT(backend)));
     flush->pool = thread_pool_new();
+    /*
+     * Fixed, not adjusted per job: thread_pool_submit_immediate() would
+     * size the pool by the work still queued, which is none when a quick
+     * sync has already finished (and trips an assertion).
+     */
+    thread_pool_set_max_threads(flush->pool, NVDIMM_FLUSH_THREADS);
     qemu_mutex_init(&flush->lock);
     qemu_cond_init(&flush->done_cond);
     flush->incoming = runstate_check(RUN_STATE_INMIGRATE);
