@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all setup base qemu reference reftests build-all asan guest \
-	demo check check-qtests check-guest check-series bench patches clean
+	demo check check-qtests check-guest check-series bench patches fuzz clean
 
 all: qemu
 
@@ -33,6 +33,13 @@ build-all: base
 
 asan: base
 	@$(SCRIPTS)/build-qemu.sh asan
+
+# libFuzzer on the _DSM mailbox (clang build in build/qemu-fuzz):
+# make fuzz FUZZ_SECONDS=3600 FUZZ_TARGET=generic-fuzz
+FUZZ_SECONDS ?= 180
+FUZZ_TARGET ?= nvdimm-dsm-fuzz
+fuzz: base
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) $(SCRIPTS)/run-fuzz.sh $(FUZZ_TARGET)
 
 guest: setup
 	@$(SCRIPTS)/make-guest.sh
@@ -63,4 +70,5 @@ check-series: base
 
 clean:
 	rm -rf build/qemu build/reference build/reftests build/qemu-others \
-		build/qemu-asan build/src-* build/guest build/logs
+		build/qemu-asan build/qemu-fuzz build/fuzz build/src-* build/guest \
+		build/logs
