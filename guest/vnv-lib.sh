@@ -84,11 +84,13 @@ wait_host() {
     return 1
 }
 
-# wait_path PATH SECONDS: poll until PATH exists.
+# wait_path PATH SECONDS [PER_SECOND]: poll until PATH exists, PER_SECOND
+# times a second (4 unless told; at most 100).
 wait_path() {
-    local n=0
-    while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * 4))" ]; do
-        sleep 0.25
+    local n=0 rate=${3:-4} step
+    step=$(printf '0.%02d' $((100 / rate)))
+    while [ ! -e "$1" ] && [ "$n" -lt "$(($2 * rate))" ]; do
+        sleep "$step"
         n=$((n + 1))
     done
     [ -e "$1" ]
