@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Flush hints (nvdimm flush-hints=on), on pc and q35, and migration.
+
+The guest (scenario "flush") checks region0's deep_flush attribute,
+writes it, runs sync, and writes and fsyncs a file on ext4 -o dax.
+Around each step the host reads the NVDIMM's flush counter from
+query-nvdimm-persistence: each must raise it.  When the guest says its
+fsync returned, the host SIGKILLs QEMU and checks the backend file:
+  - every line of the file's pattern is in it;
+  - those pages were written back: after POSIX_FADV_DONTNEED, which
+    drops only clean page-cache pages, none of them is still cached.
+The same on a hot-added NVDIMM (its NFIT entries come through _FIT).
+
+Migration: both sides flush-hints=on completes and the counter carries
+over; source on / destination off (ours, and the reference build) fails
+with an error naming flush-hints and the source keeps running (with the
+return-path capability); source off / destination on leaves the guest
+stopped with such an error instead of running it.
+"""
+
+import ctypes
+import mmap
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from rig import GuestError, MiB, Suite, nvdimm_args, sparse_file, vnv
+
+SIZE = 256 * MiB
+REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "build", "reference", "qemu-system-x86_64")
+MIG_SIZE = 1024 * MiB
+FLUSH_ON = {"flush-hints": "on"}
+PAGE = 4096
+
+
+def flushes(g, ident="nv0"):
+    for d in g.qmp("query-nvdimm-persistence"):
+        if d.get("id") == ident:
+            return d.get("flushes")
+    return None
+
+
+def pattern_lines(token):
+    return [("vnv-flush-%s-%08d\n" % (token, i)).encode()
+            for i in range(320)]
+
+
+def pattern_offsets(path, token):
+    """Offsets of the pattern's lines in PATH, or None for a missing one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    offsets = []
+    for line in pattern_lines(token):
+        off = data.find(line)
+        if off < 0:
+            return None
+        offsets.append(off)
+    return offsets
+
+
+def cached_pages(path, offsets):
+    """How many of the pages holding OFFSETS are in the host page cache
+    (mincore on a shared mapping of the file)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
+                          ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t,
+                             ctypes.c_void_p]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    size = os.path.getsize(path)
+    vec = (ctypes.c_ubyte * 1)()
+    cached = 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        base = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if base in (None, ctypes.c_void_p(-1).value):
+            raise OSError(ctypes.get_errno(), "mmap")
+        for page in sorted({off // PAGE for off in offsets}):
+            if libc.mincore(base + page * PAGE, PAGE, vec):
+                raise OSError(ctypes.get_errno(), "mincore")
+            cached += vec[0] & 1
+        libc.munmap(base, size)
+    finally:
+        os.close(fd)
+    return cached
+
+
+def step_raises(suite, g, case, tag):
+    """GO before-TAG, then GO after-TAG: the counter must have grown."""
+    g.wait_for(r"VNV-READY before-%s" % tag, 300)
+    before = flushes(g)
+    g.go("before-" + tag)
+    g.wait_for(r"VNV-READY after-%s" % tag, 120)
+    after = flushes(g)
+    g.go("after-" + tag)
+    suite.check(case, before is not None and after > before,
+                "flushes %s -> %s" % (before, after))
+
+
+def check_backend(suite, prefix, backend, token):
+    offsets = pattern_offsets(backend, token)
+    if not suite.check(prefix + "/host-file-has-data", offsets is not None,
+                       "the fsync'd lines are not all in the backend file"):
+        return
+    fd = os.open(backend, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    dirty = cached_pages(backend, offsets)
+    suite.check(prefix + "/host-file-written-back", dirty == 0,
+                "%d page(s) of the fsync'd file were still dirty in the"
+                " host page cache" % dirty)
+
+
+def flush_guest(suite, machine, hotplug=False):
+    prefix = "%s/flush%s" % (machine, "-hotplug" if hotplug else "")
+    backend = sparse_file(suite.path(prefix.replace("/", "-") + ".img"), SIZE)
+    token = uuid.uuid4().hex
+    dimm = nvdimm_args("nv0", backend, "256M", device_props=FLUSH_ON)
+    params = {"token": token}
+    if hotplug:
+        params["hotplug"] = "1"
+    g = suite.guest(prefix, "flush", machine=machine, params=params,
+                    qemu_args=[] if hotplug else dimm)
+    try:
+        g.start()
+        if hotplug:
+            g.wait_for(r"VNV-READY plugged", 300)
+            g.qmp("object-add", **{"qom-type": "memory-backend-file",
+                                   "id": "mem-nv0", "share": True,
+                                   "mem-path": backend, "size": SIZE})
+            g.qmp("device_add", driver="nvdimm", id="nv0", memdev="mem-nv0",
+                  **{"label-size": 128 * 1024, "flush-hints": True})
+            g.go("plugged")
+        step_raises(suite, g, prefix + "/deep-flush-counts", "deep-flush")
+        step_raises(suite, g, prefix + "/sync-counts", "sync")
+        before = flushes(g)
+        g.wait_for(r"VNV-READY fsynced", 300)
+        after = flushes(g)
+        g.proc.kill()
+        g.proc.wait(10)
+        suite.check(prefix + "/fsync-counts", after > before,
+                    "flushes %s -> %s" % (before, after))
+    except GuestError as e:
+        suite.report(prefix + "/run", False, str(e))
+        g.kill()
+        return
+    g.kill()
+    suite.collect(prefix, g)
+    check_backend(suite, prefix, backend, token)
+
+
+def migration_pair(suite, name, src_props, dst_props, dst_qemu=None):
+    """Two QEMUs on one 1 GiB file.  Not smaller than guest RAM: QEMU
+    10.0's TCG dirty sync asserts when a RAM block is larger than the
+    block at ram_addr 0 (cpu_physical_memory_sync_dirty_bitmap passes a
+    block offset as a ram_addr)."""
+    backend = sparse_file(suite.path("migrate-%s.img" % name), MIG_SIZE)
+    token = uuid.uuid4().hex
+    uri = "unix:" + suite.path("migrate-%s.sock" % name)
+    src = suite.guest("pc/migrate-%s-src" % name, "migrate",
+                      params={"token": token},
+                      qemu_args=nvdimm_args("nv0", backend, "1G",
+                                            device_props=src_props))
+    dst = suite.guest("pc/migrate-%s-dst" % name, "migrate", qemu=dst_qemu,
+                      params={"token": token}, incoming=uri,
+                      qemu_args=nvdimm_args("nv0", backend, "1G",
+                                            device_props=dst_props))
+    return src, dst, uri
+
+
+def migrate_both_on(suite):
+    src, dst, uri = migration_pair(suite, "on-on", FLUSH_ON, FLUSH_ON)
+    try:
+        src.start()
+        src.wait_for(r"VNV-READY migrated", 300)
+        sent = flushes(src)
+        dst.start()
+        src.migrate(uri, timeout=120)
+        suite.report("pc/migrate-on-on/completed", True)
+        got = flushes(dst)
+        suite.check("pc/migrate-on-on/counter-carried", got >= sent,
+                    "source %s, destination %s" % (sent, got))
+        dst.go("migrated")
+        dst.wait_for(r"VNV-RESULT after/write ", 120)
+        later = flushes(dst)
+        suite.check("pc/migrate-on-on/dest-flushes", later > got,
+                    "the guest's sync after migration did not flush"
+                    " (%s -> %s)" % (got, later))
+        dst.wait_done(120)
+    except GuestError as e:
+        suite.report("pc/migrate-on-on/run", False, str(e))
+    src.kill()
+    dst.kill()
+    suite.collect("pc/migrate-on-on-dst", dst)
+
+
+def migrate_disagree(suite, name, src_props, dst_props, expect,
+                     dst_qemu=None):
+    src, dst, uri = migration_pair(suite, name, src_props, dst_props,
+                                   dst_qemu)
+    case = "pc/migrate-%s" % name
+    try:
+        src.start()
+        src.wait_for(r"VNV-READY migrated", 300)
+        dst.start()
+        # Without a return path a precopy source never hears that the
+        # destination failed: it would end "completed", paused.
+        src.qmp("migrate-set-capabilities", capabilities=[
+            {"capability": "return-path", "state": True}])
+        try:
+            src.migrate(uri, timeout=120)
+            migrated = True
+        except GuestError:
+            migrated = False
+        time.sleep(1)       # the destination's error and run state
+    except GuestError as e:
+        suite.report(case + "/run", False, str(e))
+        src.kill()
+        dst.kill()
+        return
+    if expect == "fail":
+        suite.check(case + "/fails", not migrated,
+                    "the migration completed")
+        status = src.qmp("query-status")["status"] if src.alive() else "dead"
+        suite.check(case + "/source-keeps-running", status == "running",
+                    "source status %s" % status)
+    else:
+        status = dst.qmp("query-status")["status"] if dst.alive() else "dead"
+        suite.check(case + "/dest-not-running", status != "running",
+                    "destination status %s" % status)
+    err = dst.stderr_text()
+    suite.check(case + "/message-names-flush-hints", "flush-hints" in err,
+                "destination stderr: %r" % err[-300:])
+    src.kill()
+    dst.kill()
+
+
+def offers_flush_hints(qemu):
+    out = subprocess.run([qemu, "-device", "nvdimm,help"],
+                         capture_output=True, text=True).stdout
+    return "flush-hints" in out
+
+
+def main():
+    suite = Suite("flush")
+    qemu = suite.qemu or os.environ.get("VNV_QEMU") or vnv.DEFAULT_QEMU
+    if not offers_flush_hints(qemu):
+        # The reference build: nothing to test but that it has no such
+        # option (so a guest there never sees a flush hint).
+        suite.report("flush/not-offered", True)
+        print("# %s has no flush-hints: suite skipped" % qemu)
+        return suite.finish()
+    for machine in ("pc", "q35"):
+        flush_guest(suite, machine)
+    flush_guest(suite, "pc", hotplug=True)
+    migrate_both_on(suite)
+    migrate_disagree(suite, "on-off", FLUSH_ON, None, "fail")
+    migrate_disagree(suite, "off-on", None, FLUSH_ON, "stopped")
+    if os.path.exists(REFERENCE):
+        migrate_disagree(suite, "on-stock", FLUSH_ON, None, "fail",
+                         dst_qemu=REFERENCE)
+    return suite.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
