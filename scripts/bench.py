@@ -606,6 +606,73 @@ def bench_guest(binaries, workdir, repeats, results):
               lambda b: label_ops_once(rig, b, workdir), record_labels)
 
 
+# ------------------------------------------------- fsync, flush hints
+
+FSYNC_COUNT = 100
+
+
+def fsync_guest(rig, binary, workdir, device):
+    """A guest with one label-less 256 MiB pmem device on a share=on
+    file: an NVDIMM with flush-hints=on, or a virtio-pmem-pci."""
+    path = os.path.join(workdir, "fsync.img")
+    if os.path.exists(path):
+        os.unlink(path)
+    rig.sparse_file(path, GUEST_NVDIMM)
+    if device == "nvdimm":
+        args = rig.nvdimm_args("nv0", path, str(GUEST_NVDIMM),
+                               label_size=None,
+                               device_props={"flush-hints": "on"})
+    else:
+        args = ["-object", "memory-backend-file,id=mem-vp,share=on,"
+                "mem-path=%s,size=%d" % (path, GUEST_NVDIMM),
+                "-device", "virtio-pmem-pci,id=vp0,memdev=mem-vp"]
+    return rig.Guest(scenario="fsync-bench", qemu=binary,
+                     params={"count": str(FSYNC_COUNT)}, qemu_args=args,
+                     name="bench-fsync-" + device)
+
+
+def fsync_once(rig, binary, workdir, device):
+    guest = fsync_guest(rig, binary, workdir, device)
+    run_guest(guest)
+    values = {}
+    for key in ("fsync-ms", "write-ms"):
+        value = None
+        for line in guest.lines():
+            if "VNV-INFO %s=" % key in line:
+                value = float(line.split("=", 1)[1])
+        if value is None:
+            raise BenchError("%s guest printed no %s:\n%s"
+                             % (device, key, guest.tail()))
+        values[key] = value
+    values["fsync-only-ms"] = values["fsync-ms"] - values["write-ms"]
+    return values, guest.command_line()
+
+
+def bench_fsync(binaries, workdir, repeats, results):
+    """Issue 6: guest fsync of a 4 KiB write on fsdax ext4.  The
+    "reference" side is stock's virtio-pmem-pci, the "ours" side an
+    NVDIMM with flush-hints=on, each on the same kind of backend file."""
+    rig = load_rig()
+    if rig is None:
+        log("fsync: no guest rig or guest image, skipped")
+        return
+    devices = {"reference": "virtio-pmem", "ours": "nvdimm"}
+    log("fsync: flush hints (ours) vs virtio-pmem (reference)")
+
+    def record(side, v, argv):
+        results.add("Guest dd 4 KiB + fsync on ext4 -o dax, wall ms:"
+                    " virtio-pmem (ref) vs flush hints (ours)", side,
+                    v["fsync-ms"], argv)
+        results.add("Guest fsync alone (minus dd without fsync), wall ms:"
+                    " virtio-pmem (ref) vs flush hints (ours)", side,
+                    v["fsync-only-ms"], argv)
+    alternate(binaries, repeats,
+              lambda b: fsync_once(rig, b, workdir,
+                                   devices["ours" if b == binaries[1][1]
+                                           else "reference"]),
+              record)
+
+
 # -------------------------------------------------------------- report
 
 HIGHER_IS_BETTER = ("Max transfer",)
@@ -797,7 +864,8 @@ def parse_args():
     parser.add_argument("--ours", default=OURS)
     parser.add_argument("--reference", default=REFERENCE)
     parser.add_argument("--only", action="append",
-                        choices=("startup", "mailbox", "acpi", "guest"),
+                        choices=("startup", "mailbox", "acpi", "guest",
+                                 "fsync"),
                         help="run only these parts")
     return parser.parse_args()
 
@@ -815,7 +883,8 @@ def main():
         note = "ours IS the reference binary in this run (validation)."
     binaries = [("reference", args.reference), ("ours", args.ours)]
     parts = {"startup": bench_startup, "mailbox": bench_mailbox,
-             "acpi": bench_acpi, "guest": bench_guest}
+             "acpi": bench_acpi, "guest": bench_guest,
+             "fsync": bench_fsync}
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     results = Results()

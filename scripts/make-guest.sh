@@ -25,7 +25,7 @@ root="$out/root"
 TOOL_PKGS=(busybox-static ndctl daxctl e2fsprogs)
 # Kernel modules the tests need; their dependencies are added automatically.
 MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
-         crc32c_generic ext4)
+         crc32c_generic ext4 virtio_pci virtio_pmem)
 # Binaries copied into the initramfs, with their libraries.
 BINARIES=(usr/bin/ndctl usr/bin/daxctl sbin/mke2fs sbin/e2fsck)
 LIBDIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64)

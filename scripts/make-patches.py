@@ -22,6 +22,16 @@ An entry of patches/series that the plan does not name is placed by rule:
   body, placed where patches/series puts it.
 The plan may apply the patches in another order than patches/series, but
 the series must end in the very tree scripts/build-qemu.sh stages.
+
+A block with "rev: REV" is a snapshot step: the files it names are laid
+over the tree as they were at revision REV of this repo, and the patches
+it names are brought to their content at REV (a patch applied before in
+another version is reversed first).  Snapshot blocks own nothing: every
+file and patch must still be named by a block without rev:, which gives
+its final content; a file or patch that is already at that content is
+left alone.  So a feature's history can be told step by step, and the
+last block naming a file absorbs whatever changed after the last
+snapshot.
 Every file the series creates must carry an SPDX-License-Identifier.
 """
 
@@ -131,8 +141,9 @@ def series_entries(src):
 
 
 def parse_plan(text):
-    """Blocks separated by lines '---': 'subject:', 'files:', 'patches:'
-    header lines (repeatable, words may be globs), then the commit body."""
+    """Blocks separated by lines '---': 'subject:', 'rev:', 'files:',
+    'patches:' header lines (repeatable, words may be globs), then the
+    commit body."""
     commits = []
     for block in text.split("\n---\n"):
         lines = [l for l in block.strip("\n").split("\n")
@@ -140,7 +151,7 @@ def parse_plan(text):
         if not any(lines):
             continue
         c = {"subject": None, "files": [], "patches": [], "body": [],
-             "file_pats": [], "patch_pats": [], "folded": []}
+             "file_pats": [], "patch_pats": [], "folded": [], "rev": None}
         for i, line in enumerate(lines):
             key, _, value = line.partition(":")
             if key == "subject":
@@ -149,10 +160,12 @@ def parse_plan(text):
                 c["file_pats"] += value.split()
             elif key == "patches":
                 c["patch_pats"] += value.split()
+            elif key == "rev":
+                c["rev"] = value.strip()
             else:
                 c["body"] = lines[i:]
                 break
-        if not c["subject"] and len(c["patch_pats"]) != 1:
+        if not c["subject"] and (c["rev"] or len(c["patch_pats"]) != 1):
             die(f"series-plan: a block has no subject: {lines[:1]}")
         commits.append(c)
     return commits
@@ -230,18 +243,42 @@ def place_unplanned_patches(commits, entries, owner, file_owner, src):
             continue
         c = {"subject": hdr["subject"], "author": hdr["from"],
              "body": hdr["body"].splitlines(), "file_pats": [],
-             "patch_pats": [p], "folded": []}
+             "patch_pats": [p], "folded": [], "rev": None}
         later = [owner[q] for q in entries[i + 1:] if q in owner]
         commits.insert(commits.index(later[0]) if later else len(commits), c)
         owner[p] = c
 
 
+def resolve_snapshot(c):
+    """The files and patches a rev: block names, as they were at REV."""
+    try:
+        src = Source(c["rev"])
+    except subprocess.CalledProcessError:
+        die(f"series-plan: '{c['subject']}': no revision {c['rev']}")
+    problems = []
+    for kind, items, key in (("file", our_files(src), "file_pats"),
+                             ("patch", series_entries(src), "patch_pats")):
+        picked = [i for i in items
+                  if any(fnmatch.fnmatchcase(i, p) for p in c[key])]
+        for p in c[key]:
+            if not re.search(r"[*?[]", p) and p not in items:
+                problems.append(f"{kind} {p} of '{c['subject']}' is not "
+                                f"in revision {c['rev']}")
+        c["files" if kind == "file" else "patches"] = picked
+    c["src"] = src
+    return problems
+
+
 def resolve(src, plan_text):
-    commits = parse_plan(plan_text)
+    everything = parse_plan(plan_text)
+    commits = [c for c in everything if not c["rev"]]
     files, entries = our_files(src), series_entries(src)
     file_owner, problems = assign(commits, files, "file_pats", "file")
     patch_owner, p2 = assign(commits, entries, "patch_pats", "patch")
     problems += p2
+    for c in everything:
+        if c["rev"]:
+            problems += resolve_snapshot(c)
     for f in files:
         if f not in file_owner:
             problems.append(f"file {f} is in no block of scripts/series-plan "
@@ -249,7 +286,25 @@ def resolve(src, plan_text):
     if problems:
         die("series-plan: " + "; ".join(problems))
     place_unplanned_patches(commits, entries, patch_owner, file_owner, src)
-    for c in commits:
+    # the snapshot blocks go back between the others, in plan order
+    final = iter(commits)
+    nxt = next(final, None)
+    merged = []
+    for c in everything:
+        if c["rev"]:
+            merged.append(c)
+            continue
+        while nxt is not None and nxt is not c:
+            merged.append(nxt)  # a commit placed by rule before c
+            nxt = next(final, None)
+        merged.append(c)
+        nxt = next(final, None)
+    while nxt is not None:
+        merged.append(nxt)
+        nxt = next(final, None)
+    for c in merged:
+        if c["rev"]:
+            continue
         c["files"] = [f for f in files if file_owner[f] is c]
         c["patches"] = [p for p in entries if patch_owner.get(p) is c]
         if not c["subject"] and c["patches"]:
@@ -260,7 +315,7 @@ def resolve(src, plan_text):
                 die(f"patches/{c['patches'][0]} has no 'Subject:' header")
             c.update(subject=hdr["subject"], author=hdr["from"],
                      body=hdr["body"].splitlines())
-    return [c for c in commits if c["files"] or c["patches"]]
+    return [c for c in merged if c["files"] or c["patches"]]
 
 
 def base_repo():
@@ -289,31 +344,50 @@ def commit_message(c):
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
-def commit_step(repo, c, src):
-    lay_out(repo, c["files"], c["patches"], src, f"'{c['subject']}'")
+def commit_step(repo, c, src, applied):
+    lay_out(repo, c["files"], c["patches"], c.get("src", src),
+            f"'{c['subject']}'", applied)
     git(repo, "add", "-A", "-f")
+    if not git(repo, "status", "--porcelain", capture=True).strip():
+        # all of it came in with earlier snapshot steps
+        print(f"[patches] '{c['subject']}' changes nothing; left out",
+              file=sys.stderr)
+        return
     author = c.get("author", AUTHOR)
     name, _, mail = author.partition(" <")
     git(repo, "commit", "-q", "--allow-empty", "-m", commit_message(c),
         env={"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": mail.rstrip(">")})
 
 
-def lay_out(repo, files, patches, src, what):
+def run_patch(repo, text, p, what, reverse=False):
+    r = subprocess.run(["patch", "-d", repo, "-p1", "-s", "-f",
+                        "--no-backup-if-mismatch"]
+                       + (["-R", "-E"] if reverse else []),
+                       input=text, capture_output=True)
+    if r.returncode:
+        die(f"patches/{p} does not {'reverse' if reverse else 'apply'} "
+            f"in {what}:\n" + r.stdout.decode() + r.stderr.decode())
+
+
+def lay_out(repo, files, patches, src, what, applied=None):
     """Our files over the tree, then patches/ entries with patch(1), as
-    scripts/build-qemu.sh stages its trees."""
+    scripts/build-qemu.sh stages its trees.  APPLIED maps each patch
+    already in the tree to the text it was applied with: the same text is
+    not applied again, another one replaces it."""
+    applied = {} if applied is None else applied
     for f in files:
         dst = os.path.join(repo, f)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(dst, "wb") as out:
             out.write(src.read_bytes(f))
     for p in patches:
-        r = subprocess.run(["patch", "-d", repo, "-p1", "-s", "-f",
-                            "--no-backup-if-mismatch"],
-                           input=src.read_bytes(f"patches/{p}"),
-                           capture_output=True)
-        if r.returncode:
-            die(f"patches/{p} does not apply in {what}:\n"
-                + r.stdout.decode() + r.stderr.decode())
+        text = src.read_bytes(f"patches/{p}")
+        if applied.get(p) == text:
+            continue
+        if p in applied:
+            run_patch(repo, applied[p], p, what, reverse=True)
+        run_patch(repo, text, p, what)
+        applied[p] = text
 
 
 def check_same_as_build(repo, src):
@@ -357,8 +431,9 @@ def make_series(src, commits):
     repo = base_repo()
     git(repo, "checkout", "-q", "-f", "-B", "series", "pristine")
     git(repo, "clean", "-q", "-fdx")
+    applied = {}
     for c in commits:
-        commit_step(repo, c, src)
+        commit_step(repo, c, src, applied)
     check_same_as_build(repo, src)
     check_spdx(repo)
     shutil.rmtree(OUT, ignore_errors=True)
@@ -391,7 +466,8 @@ def main():
     commits = resolve(src, src.read("scripts/series-plan"))
     if args.list:
         for k, c in enumerate(commits, 1):
-            print(f"{k:2} {c['subject']}")
+            rev = f"  [at {c['rev']}]" if c["rev"] else ""
+            print(f"{k:2} {c['subject']}{rev}")
             for x in c["files"] + [f"patches/{p}" for p in c["patches"]]:
                 print(f"     {x}")
         return
