@@ -6,7 +6,8 @@
 # lines "PASS name" / "FAIL name: why"; this script only counts them.
 #
 #   check.sh [SUITE...]   suites: builds qtests identity guest hardening
-#                                 independence series (the default)
+#                                 asan fuzz independence series (the
+#                                 default)
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -149,6 +150,85 @@ suite_hardening() {
         --reference "$ref"
 }
 
+# The NVDIMM qtests and the labels + hotplug guest suites on the ASan and
+# UBSan build (build/qemu-asan).  Every sanitizer report goes to a file in
+# build/logs/sanitizers/; an ASan or UBSan report fails the suite, and so
+# does a leak whose stack passes through our code.  Leaks only in the base
+# (QEMU frees little at exit) are counted, not failed: see
+# docs/sanitizers-and-fuzzing.md.  VNV_ASAN_GUEST_SUITES picks the guest
+# suites; VNV_ASAN_BUILD another sanitizer build folder to run them on
+# (e.g. build/qemu-fuzz, whose clang objects have ASan and UBSan too).
+SANITIZER_DIR="$top/build/logs/sanitizers"
+# Our code, as leak stacks name it
+OUR_FRAMES='nvdimm|hostmem-file'
+
+sanitizer_env() {
+    # A memory error aborts at once; a leak is only logged (exitcode=0),
+    # so that a QEMU the qtests expect to exit with status 1 still does.
+    export ASAN_OPTIONS="detect_leaks=1:exitcode=0:abort_on_error=1"
+    ASAN_OPTIONS+=":log_path=$SANITIZER_DIR/asan"
+    export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1"
+    UBSAN_OPTIONS+=":print_stacktrace=1:log_path=$SANITIZER_DIR/ubsan"
+}
+
+# Judge the reports in SANITIZER_DIR and in the logs of the runs.
+sanitizer_verdict() {
+    local f n=0 leaks=0 ours=0
+    for f in "$SANITIZER_DIR"/* "$top"/build/logs/asan*.log \
+             "$top"/build/logs/asan/*.log; do
+        [ -f "$f" ] || continue
+        if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
+            fail "asan/reports: ${f#"$top"/}"
+            n=$((n + 1))
+        fi
+        if grep -q 'ERROR: LeakSanitizer' "$f"; then
+            leaks=$((leaks + 1))
+            # Paragraph mode: one leak (its header and stack) per record
+            if awk -v RS= -v re="$OUR_FRAMES" \
+                   '/leak of/ && $0 ~ re { found = 1 } END { exit !found }' \
+                   "$f"; then
+                fail "asan/leaks: a leak through our code in ${f#"$top"/}"
+                ours=$((ours + 1))
+            fi
+        fi
+    done
+    [ "$n" -gt 0 ] || pass "asan/no-asan-or-ubsan-report"
+    [ "$ours" -gt 0 ] || pass "asan/no-leak-in-our-code ($leaks processes" \
+        "with leaks in the base only)"
+}
+
+suite_asan() {
+    local bdir=${VNV_ASAN_BUILD:-$top/build/qemu-asan} t
+    local suites=${VNV_ASAN_GUEST_SUITES-labels hotplug}
+    if [ -z "${VNV_ASAN_BUILD:-}" ]; then
+        step build-asan scripts/build-qemu.sh asan || return
+    fi
+    rm -rf "$SANITIZER_DIR" "$top/build/logs/asan"
+    mkdir -p "$SANITIZER_DIR" "$top/build/logs/asan"
+    (
+        sanitizer_env
+        for t in "${QTESTS[@]}" "${OURS_ONLY_QTESTS[@]}"; do
+            run_qtest "asan/$t" "$bdir/tests/qtest/$t" \
+                "$bdir/qemu-system-x86_64"
+        done
+        if [ -n "$suites" ]; then
+            # shellcheck disable=SC2086
+            run_suite asan-guest asan/guest/ 2400 scripts/run-guest-tests.sh \
+                --qemu "$bdir/qemu-system-x86_64" $suites
+        fi
+    )
+    sanitizer_verdict
+}
+
+# A short libFuzzer run on the _DSM mailbox (scripts/run-fuzz.sh; the long
+# runs are "make fuzz FUZZ_SECONDS=...").  VNV_FUZZ_SECONDS sets the time.
+suite_fuzz() {
+    local seconds=${VNV_FUZZ_SECONDS:-120}
+    step build-fuzz scripts/build-qemu.sh fuzz || return
+    run_suite fuzz "" $((seconds + 300)) scripts/run-fuzz.sh --no-build \
+        --seconds "$seconds"
+}
+
 # The series applies with git am and quilt, builds at every prefix and
 # passes checkpatch.  Incremental: about 15 minutes the first time on 2
 # busy cores, well under a minute when no commit of the series changed.
@@ -169,7 +249,8 @@ suite_independence() {
 main() {
     local suites=("$@") s
     if [ ${#suites[@]} -eq 0 ]; then
-        suites=(builds qtests identity guest hardening independence series)
+        suites=(builds qtests identity guest hardening asan fuzz
+                independence series)
     fi
     mkdir -p "$top/build/logs"
     : > "$results"
