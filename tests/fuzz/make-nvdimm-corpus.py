@@ -7,6 +7,9 @@ tests/qtest/fuzz/nvdimm_fuzz.c): a request command is the byte 0 and the
 start of a _DSM request page (handle, revision, function, argument).
 
     make-nvdimm-corpus.py DIR
+
+DIR/learned/ holds what libFuzzer kept from long runs, minimised with
+-merge=1 (libFuzzer reads corpus folders recursively).
 """
 import pathlib
 import struct
