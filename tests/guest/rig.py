@@ -48,11 +48,15 @@ def sha256(path):
         return hashlib.file_digest(f, 'sha256').hexdigest()
 
 
-def patterned_file(path, size):
-    """A sparse file with a few non-zero blocks, so changes would show."""
+def patterned_file(path, size, blank_tail=0):
+    """A sparse file with a few non-zero blocks, so changes would show.
+
+    BLANK_TAIL bytes at the end stay zero: a label area there must be
+    blank, or QEMU refuses to turn the guest's data into labels.
+    """
     sparse_file(path, size)
     with open(path, "r+b") as f:
-        for offset in (0, size // 2, size - 4096):
+        for offset in (0, size // 2, size - blank_tail - 4096):
             f.seek(offset)
             f.write(os.urandom(4096))
     return path

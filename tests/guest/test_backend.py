@@ -28,7 +28,8 @@ def check_unchanged(suite, case, path, before):
 
 
 def share_off(suite):
-    backend = patterned_file(suite.path("share-off.img"), GiB)
+    backend = patterned_file(suite.path("share-off.img"), GiB,
+                             blank_tail=LABEL_SIZE)
     before = sha256(backend)
     suite.boot("pc/share-off", "labels-create", params={"token": "private"},
                qemu_args=nvdimm_args("nv0", backend, "1G", share=False))
