@@ -34,7 +34,7 @@ generic_fuzz_env() {
     export QEMU_FUZZ_ARGS="-machine pc,nvdimm=on -m 512M,slots=2,maxmem=2G \
 -nodefaults -object memory-backend-file,id=m0,share=on,size=4M,\
 mem-path=$backend -device nvdimm,memdev=m0,label-size=128K"
-    export QEMU_FUZZ_OBJECTS="nvdimm-dsm-doorbell"
+    export QEMU_FUZZ_OBJECTS="nvdimm-dsm-doorbell*"
 }
 
 main() {
