@@ -664,6 +664,7 @@ class Results:
         self.samples = {}
         self.commands = {}
         self.seconds = {}                   # part -> wall seconds
+        self.failed = {}                    # part -> why it stopped
         self.load = [os.getloadavg()[0]]    # at the start and the end
 
     def add(self, row, side, value, argv):
@@ -1035,6 +1036,8 @@ def write_report(path, results, binaries, repeats, started, duration,
     missing = [(what, why) for prefix, what, why in NOT_MEASURED
                if not any(row.startswith(prefix)
                           for row in results.commands)]
+    missing += [("part `%s` failed" % name, why.replace("|", "/"))
+                for name, why in results.failed.items()]
     out += ["| %s | %s |" % item for item in missing] or \
         ["| - | everything in issue 8 was measured |"]
     out += ["", "## How each number is taken", ""] + METHOD_NOTES
@@ -1153,6 +1156,7 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     results = Results()
+    status = 0
     workdir = tempfile.mkdtemp(prefix="vnv-bench-")
     try:
         for name, part in parts.items():
@@ -1161,24 +1165,26 @@ def main():
             begun = time.monotonic()
             try:
                 part(binaries, workdir, args.repeats, results)
-                results.seconds[name] = time.monotonic() - begun
-                log("%s took %.0f s" % (name, results.seconds[name]))
-                # after each part, so that a stopped run leaves a report
-                pending = [n for n in parts if n not in results.seconds
-                           and not (args.only and n not in args.only)]
-                write_report(args.report, results, binaries, args.repeats,
-                             started, time.monotonic() - t0,
-                             (note + (" Written before these parts had "
-                                      "run (the run was stopped): %s."
-                                      % ", ".join(pending)
-                                      if pending else "")).strip())
             except BenchError as e:
+                # the other parts still run; the report names the failure
                 print("bench: %s: %s" % (name, e), file=sys.stderr)
-                return 2
+                results.failed[name] = str(e).splitlines()[0]
+                status = 2
+            results.seconds[name] = time.monotonic() - begun
+            log("%s took %.0f s" % (name, results.seconds[name]))
+            # after each part, so that a stopped run leaves a report
+            pending = [n for n in parts if n not in results.seconds
+                       and not (args.only and n not in args.only)]
+            write_report(args.report, results, binaries, args.repeats,
+                         started, time.monotonic() - t0,
+                         (note + (" Written before these parts had run "
+                                  "(the run was stopped): %s."
+                                  % ", ".join(pending)
+                                  if pending else "")).strip())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log("wrote " + os.path.relpath(args.report, ROOT))
-    return 0
+    return status
 
 
 if __name__ == "__main__":
