@@ -865,6 +865,155 @@ static Aml *nvdimm_aml_dsm(uint32_t handle)
     return method;
 }
 
+/*
+ * The ACPI 6.2 label methods (_LSI, _LSR, _LSW) of one NVDIMM device: the
+ * same label functions 4, 5 and 6 as its _DSM, run through MBOX, with the
+ * reply repackaged the way the spec shapes each method's result.
+ */
+static Aml *nvdimm_aml_label_call(uint32_t handle, uint32_t function,
+                                  Aml *args)
+{
+    return aml_call5("MBOX", aml_touuid(NVDIMM_DEVICE_UUID),
+                     aml_int(NVDIMM_DSM_REVISION), aml_int(function), args,
+                     aml_int(handle));
+}
+
+/*
+ * Store the status word of an MBOX reply in target.  MBOX answers with a
+ * single status byte when it cannot reach QEMU (no page yet), so only a
+ * reply of four bytes or more has a whole status dword.
+ */
+static void nvdimm_aml_label_status(Aml *method, Aml *reply, Aml *target)
+{
+    Aml *ifc = aml_if(aml_lgreater_equal(aml_sizeof(reply), aml_int(4)));
+    Aml *elsec = aml_else();
+
+    aml_append(ifc, aml_create_dword_field(reply, aml_int(0), "LSTS"));
+    aml_append(ifc, aml_store(aml_name("LSTS"), target));
+    aml_append(method, ifc);
+    aml_append(elsec, aml_store(aml_derefof(aml_index(reply, aml_int(0))),
+                                target));
+    aml_append(method, elsec);
+}
+
+/*
+ * LARG: the 8-byte {offset, length} head of a label read or write
+ * request, filled from Arg0 and Arg1.
+ */
+static void nvdimm_aml_label_range(Aml *method)
+{
+    aml_append(method, aml_name_decl("LARG", aml_buffer(8, NULL)));
+    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(0),
+                                              "LOFS"));
+    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(4),
+                                              "LLEN"));
+    aml_append(method, aml_store(aml_arg(0), aml_name("LOFS")));
+    aml_append(method, aml_store(aml_arg(1), aml_name("LLEN")));
+}
+
+/* MBOX takes its arguments as a package of one buffer */
+static void nvdimm_aml_label_args(Aml *method, Aml *buffer, Aml *pkg)
+{
+    Aml *one = aml_package(1);
+
+    aml_append(one, aml_int(0));
+    aml_append(method, aml_store(one, pkg));
+    aml_append(method, aml_store(buffer, aml_index(pkg, aml_int(0))));
+}
+
+/* _LSI: Package {status, label area size, max transfer} */
+static Aml *nvdimm_aml_lsi(uint32_t handle)
+{
+    Aml *method = aml_method("_LSI", 0, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *info = aml_local(1);
+    Aml *pkg = aml_package(3), *ifc;
+
+    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
+                                     NVDIMM_FN_LABEL_SIZE, aml_int(0)),
+                                 reply));
+    aml_append(pkg, aml_int(0));
+    aml_append(pkg, aml_int(0));
+    aml_append(pkg, aml_int(0));
+    aml_append(method, aml_store(pkg, info));
+    nvdimm_aml_label_status(method, reply, aml_index(info, aml_int(0)));
+    /* A failed call (no label area) has no size words: leave them 0 */
+    ifc = aml_if(aml_lgreater_equal(aml_sizeof(reply), aml_int(12)));
+    aml_append(ifc, aml_create_dword_field(reply, aml_int(4), "LSIZ"));
+    aml_append(ifc, aml_create_dword_field(reply, aml_int(8), "LMAX"));
+    aml_append(ifc, aml_store(aml_name("LSIZ"), aml_index(info, aml_int(1))));
+    aml_append(ifc, aml_store(aml_name("LMAX"), aml_index(info, aml_int(2))));
+    aml_append(method, ifc);
+    aml_append(method, aml_return(info));
+    return method;
+}
+
+/* _LSR(offset, length): Package {status, Buffer of the bytes read} */
+static Aml *nvdimm_aml_lsr(uint32_t handle)
+{
+    Aml *method = aml_method("_LSR", 2, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *out = aml_local(1), *args = aml_local(2);
+    Aml *data = aml_local(3), *idx = aml_local(4);
+    Aml *pkg = aml_package(2), *ifc, *elsec, *whilec;
+    uint8_t onebyte = 0;
+
+    nvdimm_aml_label_range(method);
+    nvdimm_aml_label_args(method, aml_name("LARG"), args);
+    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
+                                     NVDIMM_FN_LABEL_READ, args),
+                                 reply));
+    aml_append(pkg, aml_int(0));
+    aml_append(pkg, aml_buffer(0, NULL));
+    aml_append(method, aml_store(pkg, out));
+    nvdimm_aml_label_status(method, reply, aml_index(out, aml_int(0)));
+
+    /*
+     * The data follows the status dword.  A buffer field of 64 bits or
+     * less would read as an Integer, so a short tail is copied byte by
+     * byte to stay a Buffer of the right length.
+     */
+    ifc = aml_if(aml_lgreater(aml_sizeof(reply), aml_int(12)));
+    aml_append(ifc, aml_create_field(reply, aml_int(32),
+                                     aml_shiftleft(aml_subtract(
+                                         aml_sizeof(reply), aml_int(4),
+                                         NULL), aml_int(3)),
+                                     "LDAT"));
+    aml_append(ifc, aml_store(aml_name("LDAT"), aml_index(out, aml_int(1))));
+    aml_append(method, ifc);
+    elsec = aml_else();
+    aml_append(elsec, aml_name_decl("LONE", aml_buffer(1, &onebyte)));
+    aml_append(elsec, aml_store(aml_buffer(0, NULL), data));
+    aml_append(elsec, aml_store(aml_int(4), idx));
+    whilec = aml_while(aml_lless(idx, aml_sizeof(reply)));
+    aml_append(whilec, aml_store(aml_derefof(aml_index(reply, idx)),
+                                 aml_index(aml_name("LONE"), aml_int(0))));
+    aml_append(whilec, aml_concatenate(data, aml_name("LONE"), data));
+    aml_append(whilec, aml_increment(idx));
+    aml_append(elsec, whilec);
+    aml_append(elsec, aml_store(data, aml_index(out, aml_int(1))));
+    aml_append(method, elsec);
+    aml_append(method, aml_return(out));
+    return method;
+}
+
+/* _LSW(offset, length, data): the status Integer */
+static Aml *nvdimm_aml_lsw(uint32_t handle)
+{
+    Aml *method = aml_method("_LSW", 3, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *status = aml_local(1), *args = aml_local(2);
+    Aml *request = aml_local(3);
+
+    nvdimm_aml_label_range(method);
+    aml_append(method, aml_concatenate(aml_name("LARG"), aml_arg(2),
+                                       request));
+    nvdimm_aml_label_args(method, request, args);
+    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
+                                     NVDIMM_FN_LABEL_WRITE, args),
+                                 reply));
+    nvdimm_aml_label_status(method, reply, status);
+    aml_append(method, aml_return(status));
+    return method;
+}
+
 static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
 {
     Aml *dev = aml_device("NVDR");
@@ -890,6 +1039,9 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
         Aml *child = aml_device("NV%02X", slot);
 
         aml_append(child, aml_name_decl("_ADR", aml_int(handle)));
+        aml_append(child, nvdimm_aml_lsi(handle));
+        aml_append(child, nvdimm_aml_lsr(handle));
+        aml_append(child, nvdimm_aml_lsw(handle));
         aml_append(child, nvdimm_aml_dsm(handle));
         aml_append(dev, child);
     }
