@@ -697,6 +697,15 @@ static void test_readonly_file_private_ram(void)
 }
 
 /* object-add and device_add: the same checks, as QMP errors */
+/* Hot-add the fixture's file as backend "m", for a device_add to use */
+static void object_add_fixture_backend(QTestState *qts, const Fixture *fx)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': {"
+                             "'qom-type': 'memory-backend-file', 'id': 'm',"
+                             " 'mem-path': %s, 'size': %u, 'share': true}}",
+                             fx->file, (unsigned)BACKEND_SIZE);
+}
+
 static void assert_qmp_error(QDict *resp, const char *message)
 {
     const char *desc;
@@ -719,10 +728,7 @@ static void test_hotplug(void)
 
     fixture_init(&fx, BACKEND_SIZE);
     qts = qtest_initf(MACHINE_ARGS "-nodefaults -bios %s", fx.bios);
-    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': {"
-                             "'qom-type': 'memory-backend-file', 'id': 'm',"
-                             " 'mem-path': %s, 'size': %u, 'share': true}}",
-                             fx.file, (unsigned)BACKEND_SIZE);
+    object_add_fixture_backend(qts, &fx);
     assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
                                " {'driver': 'nvdimm', 'memdev': 'm',"
                                " 'label-size': %u}}", (unsigned)BACKEND_SIZE),
@@ -1035,10 +1041,7 @@ static void test_diff_label_guard_refuses_data(void)
     assert_refused(&fx, ro_args, GUARD_MESSAGE);
 
     qts = qtest_initf(MACHINE_ARGS "-nodefaults -bios %s", fx.bios);
-    qtest_qmp_assert_success(qts, "{'execute': 'object-add', 'arguments': {"
-                             "'qom-type': 'memory-backend-file', 'id': 'm',"
-                             " 'mem-path': %s, 'size': %u, 'share': true}}",
-                             fx.file, (unsigned)BACKEND_SIZE);
+    object_add_fixture_backend(qts, &fx);
     assert_qmp_error(qtest_qmp(qts, "{'execute': 'device_add', 'arguments':"
                                " {'driver': 'nvdimm', 'memdev': 'm',"
                                " 'label-size': %u}}", (unsigned)LABEL_SIZE),
