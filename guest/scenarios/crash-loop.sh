@@ -9,7 +9,8 @@
 # from before or after the interrupted update); ndctl check-labels
 # accepts the label area.  The loop: create B (raw or fsdax, 16 MiB),
 # write 1 MiB to it, destroy it, reporting "VNV-INFO phase=... i=N" so
-# the host knows where each kill landed.
+# the host knows where each kill landed, and where in the region each B
+# was placed.
 . /vnv-lib.sh
 
 B_SIZE=16777216
@@ -77,6 +78,19 @@ create_b() {
     ndctl create-namespace -m "$1" -s "$B_SIZE" -r region0 2>&1
 }
 
+# b_offset NAME: where the kernel placed namespace NAME, in bytes from the
+# start of the region; A starts at 0, so a B below A's size overlaps it.
+b_offset() {
+    local start base
+    start=$(cat "/sys/bus/nd/devices/$1/resource" 2> /dev/null) || start=
+    base=$(cat /sys/bus/nd/devices/region0/resource)
+    if [ -n "$start" ]; then
+        echo $((start - base))
+    else
+        echo unknown
+    fi
+}
+
 label_loop() {
     local i=0 mode ns dev name
     ready loop
@@ -91,7 +105,7 @@ label_loop() {
         fi
         dev=$(echo "$ns" | json_field blockdev)
         name=$(echo "$ns" | json_field dev)
-        info "phase=write i=$i"
+        info "phase=write i=$i offset=$(b_offset "$name")"
         yes "vnv-loop-$i" | head -c 1048576 | \
             dd of="/dev/$dev" bs=1M conv=fsync 2> /dev/null
         info "phase=destroy i=$i"
