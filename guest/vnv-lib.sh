@@ -100,3 +100,26 @@ wait_path() {
 json_field() {
     sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
 }
+
+# fsdax_file REGION DIR: an fsdax namespace on REGION (labelled), ext4 on
+# it mounted with -o dax on DIR, and DIR/token.txt holding
+# "$VNV_TOKEN-REGION" (what regions-verify.sh checks after a restart);
+# unmounted again at the end.  Reports "VNV-INFO REGION-uuid=...".
+fsdax_file() {
+    local region=$1 dir=$2 ns dev
+    if ! ns=$(ndctl create-namespace -m fsdax -r "$region" 2>&1); then
+        result "$region/create-fsdax" FAIL "$(echo "$ns" | tr '\n' ' ')"
+        return 1
+    fi
+    result "$region/create-fsdax" PASS
+    info "$region-uuid=$(echo "$ns" | json_field uuid)"
+    dev=/dev/$(echo "$ns" | json_field blockdev)
+    mkdir -p "$dir"
+    # ext4 DAX needs the block size to be the page size
+    check "$region/mkfs" mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 "$dev"
+    check "$region/mount-dax" mount -o dax "$dev" "$dir"
+    check "$region/dax-active" grep -q " $dir ext4 .*dax" /proc/mounts
+    echo "$VNV_TOKEN-$region" > "$dir/token.txt"
+    expect "$region/write" "$(cat "$dir/token.txt")" "$VNV_TOKEN-$region"
+    check "$region/umount" umount "$dir"
+}
