@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Live migration of a guest with a mounted fsdax namespace.
+"""Live migration of a guest with a mounted fsdax namespace, pc and q35.
 
 Two QEMUs on one share=on backend file: the source runs the guest,
 which labels the NVDIMM and writes a file on ext4 -o dax; the
@@ -49,7 +49,7 @@ def end_pair(suite, prefix, src, dst):
     suite.collect(prefix + "-dst", dst)
 
 
-def hotplugged(suite, qemu):
+def hotplugged(suite, machine, qemu):
     """A hot-added NVDIMM and its mounted namespace across migration.
 
     The destination gets the hot-added device on its command line, as
@@ -60,14 +60,16 @@ def hotplugged(suite, qemu):
     # well) abort under TCG when migration syncs the dirty bitmap
     # (tlb_reset_dirty_range_all: "block == qemu_get_ram_block(end - 1)").
     # Without labels, nv1's region starts 16M aligned after it.
-    cold = sparse_file(suite.path("hp-nv0.img"), GiB)
-    hot = sparse_file(suite.path("hp-nv1.img"), HOTPLUG_SIZE)
+    cold = sparse_file(suite.path(machine + "-hp-nv0.img"), GiB)
+    hot = sparse_file(suite.path(machine + "-hp-nv1.img"), HOTPLUG_SIZE)
     token = uuid.uuid4().hex
-    uri = "unix:" + suite.path("hotplug.sock")
+    uri = "unix:" + suite.path(machine + "-hotplug.sock")
     args = nvdimm_args("nv0", cold, GiB, label_size=None)
-    src = suite.guest("pc/hotplug-src", "migrate-hotplug", qemu=qemu,
-                      qemu_args=args, params={"token": token})
-    dst = suite.guest("pc/hotplug-dst", "migrate-hotplug", qemu=qemu,
+    src = suite.guest(machine + "/hotplug-src", "migrate-hotplug",
+                      qemu=qemu, machine=machine, qemu_args=args,
+                      params={"token": token})
+    dst = suite.guest(machine + "/hotplug-dst", "migrate-hotplug",
+                      qemu=qemu, machine=machine,
                       qemu_args=args + nvdimm_args("nv1", hot, HOTPLUG_SIZE),
                       params={"token": token}, incoming=uri)
     try:
@@ -79,66 +81,72 @@ def hotplugged(suite, qemu):
         before = addresses(src)
         dst.start()
         src.migrate(uri, timeout=300)
-        suite.report("pc/hotplug-migrate/completed", True)
+        suite.report(machine + "/hotplug-migrate/completed", True)
         after = addresses(dst)
-        suite.check("pc/hotplug-migrate/same-devices",
+        suite.check(machine + "/hotplug-migrate/same-devices",
                     "nv1" in before and after == before,
                     "source %s, destination %s" % (before, after))
         dst.go("migrated")
         dst.wait_done(120)
     except (GuestError, OSError) as e:
-        suite.report("pc/hotplug-migrate/run", False, str(e))
-    end_pair(suite, "pc/hotplug", src, dst)
+        suite.report(machine + "/hotplug-migrate/run", False, str(e))
+    end_pair(suite, machine + "/hotplug", src, dst)
     # After a restart with nv1 on the command line, its namespace is back.
     ns_uuid = info(src, "region1-uuid")
     if not ns_uuid:
-        suite.report("pc/hotplug-restart/boot", False,
+        suite.report(machine + "/hotplug-restart/boot", False,
                      "the source made no namespace on the hot-added NVDIMM")
         return
-    suite.boot("pc/hotplug-restart", "regions-verify", qemu=qemu,
-               qemu_args=dst.qemu_args, timeout=300,
+    suite.boot(machine + "/hotplug-restart", "regions-verify", qemu=qemu,
+               machine=machine, qemu_args=dst.qemu_args, timeout=300,
                params={"token": token, "uuids": "region1=" + ns_uuid})
 
 
-def mounted(suite, name, src_qemu, dst_qemu):
+def mounted(suite, machine, name, src_qemu, dst_qemu):
     """Migrate a guest with a mounted fsdax namespace: SRC -> DST."""
-    backend = sparse_file(suite.path(name + ".img"), GiB)
+    prefix = "%s/%s" % (machine, name)
+    backend = sparse_file(suite.path("%s-%s.img" % (machine, name)), GiB)
     dimm = nvdimm_args("nv0", backend, "1G")
     token = uuid.uuid4().hex
-    uri = "unix:" + suite.path(name + ".sock")
-    src = suite.guest("pc/%s-src" % name, "migrate", qemu=src_qemu,
-                      qemu_args=dimm, params={"token": token})
-    dst = suite.guest("pc/%s-dst" % name, "migrate", qemu=dst_qemu,
-                      qemu_args=dimm, params={"token": token}, incoming=uri)
+    uri = "unix:" + suite.path("%s-%s.sock" % (machine, name))
+    src = suite.guest(prefix + "-src", "migrate", qemu=src_qemu,
+                      machine=machine, qemu_args=dimm,
+                      params={"token": token})
+    dst = suite.guest(prefix + "-dst", "migrate", qemu=dst_qemu,
+                      machine=machine, qemu_args=dimm,
+                      params={"token": token}, incoming=uri)
     try:
         src.start()
         src.wait_for(r"VNV-READY migrated", 300)
         dst.start()
         src.migrate(uri, timeout=300)
-        suite.report("pc/%s/completed" % name, True)
+        suite.report(prefix + "/completed", True)
         status = dst.qmp("query-status")["status"]
-        suite.check("pc/%s/dest-running" % name, status == "running",
+        suite.check(prefix + "/dest-running", status == "running",
                     "destination status %s" % status)
         dst.go("migrated")
         dst.wait_done(120)
     except (GuestError, OSError) as e:
-        suite.report("pc/%s/run" % name, False, str(e))
-    end_pair(suite, "pc/" + name, src, dst)
+        suite.report(prefix + "/run", False, str(e))
+    end_pair(suite, prefix, src, dst)
 
 
 def main():
     suite = Suite("migration")
     src_qemu = os.environ.get("VNV_SOURCE_QEMU")
     dst_qemu = os.environ.get("VNV_DEST_QEMU")
-    if src_qemu or dst_qemu:
-        mounted(suite, "migrate", src_qemu or suite.qemu,
-                dst_qemu or suite.qemu)
-        return suite.finish()
-    mounted(suite, "migrate", suite.qemu, suite.qemu)
-    if os.path.abspath(suite.qemu or DEFAULT_QEMU) != REFERENCE:
-        mounted(suite, "reference-to-ours", REFERENCE, suite.qemu)
-        mounted(suite, "ours-to-reference", suite.qemu, REFERENCE)
-    hotplugged(suite, suite.qemu)
+    for machine in ("pc", "q35"):
+        if src_qemu or dst_qemu:
+            mounted(suite, machine, "migrate", src_qemu or suite.qemu,
+                    dst_qemu or suite.qemu)
+            continue
+        mounted(suite, machine, "migrate", suite.qemu, suite.qemu)
+        if os.path.abspath(suite.qemu or DEFAULT_QEMU) != REFERENCE:
+            mounted(suite, machine, "reference-to-ours", REFERENCE,
+                    suite.qemu)
+            mounted(suite, machine, "ours-to-reference", suite.qemu,
+                    REFERENCE)
+        hotplugged(suite, machine, suite.qemu)
     return suite.finish()
 
 
