@@ -855,28 +855,31 @@ static Aml *nvdimm_aml_fit(void)
     return method;
 }
 
-static Aml *nvdimm_aml_dsm(uint32_t handle)
+/* Method name(nargs): Return (call), for the thin per-device methods */
+static Aml *nvdimm_aml_forward(const char *name, int nargs, Aml *call)
 {
-    Aml *method = aml_method("_DSM", 4, AML_NOTSERIALIZED);
+    Aml *method = aml_method(name, nargs, AML_NOTSERIALIZED);
 
-    aml_append(method, aml_return(aml_call5("MBOX", aml_arg(0), aml_arg(1),
-                                            aml_arg(2), aml_arg(3),
-                                            aml_int(handle))));
+    aml_append(method, aml_return(call));
     return method;
 }
 
-/*
- * The ACPI 6.2 label methods (_LSI, _LSR, _LSW) of one NVDIMM device: the
- * same label functions 4, 5 and 6 as its _DSM, run through MBOX, with the
- * reply repackaged the way the spec shapes each method's result.
- */
-static Aml *nvdimm_aml_label_call(uint32_t handle, uint32_t function,
-                                  Aml *args)
+static Aml *nvdimm_aml_dsm(uint32_t handle)
 {
-    return aml_call5("MBOX", aml_touuid(NVDIMM_DEVICE_UUID),
-                     aml_int(NVDIMM_DSM_REVISION), aml_int(function), args,
-                     aml_int(handle));
+    return nvdimm_aml_forward("_DSM", 4,
+                              aml_call5("MBOX", aml_arg(0), aml_arg(1),
+                                        aml_arg(2), aml_arg(3),
+                                        aml_int(handle)));
 }
+
+/*
+ * The ACPI 6.2 label methods (_LSI, _LSR, _LSW): the same label functions
+ * 4, 5 and 6 as the _DSM, run through MBOX, with the reply repackaged the
+ * way the spec shapes each method's result.  Their bodies are built once,
+ * in NVDR, and take the device handle as their first argument; a slot's
+ * own methods only pass their handle on, so that each slot adds a few
+ * bytes of AML and little build time.
+ */
 
 /*
  * Store the status word of an MBOX reply in target.  MBOX answers with a
@@ -897,69 +900,23 @@ static void nvdimm_aml_label_status(Aml *method, Aml *reply, Aml *target)
 }
 
 /*
- * LARG: the 8-byte {offset, length} head of a label read or write
- * request, filled from Arg0 and Arg1.
+ * LCAL(handle, function, args): one label function through MBOX, its
+ * reply split into Package {status, Buffer of the bytes after the status
+ * dword}, which is already what _LSR returns.
  */
-static void nvdimm_aml_label_range(Aml *method)
+static Aml *nvdimm_aml_label_call(void)
 {
-    aml_append(method, aml_name_decl("LARG", aml_buffer(8, NULL)));
-    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(0),
-                                              "LOFS"));
-    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(4),
-                                              "LLEN"));
-    aml_append(method, aml_store(aml_arg(0), aml_name("LOFS")));
-    aml_append(method, aml_store(aml_arg(1), aml_name("LLEN")));
-}
-
-/* MBOX takes its arguments as a package of one buffer */
-static void nvdimm_aml_label_args(Aml *method, Aml *buffer, Aml *pkg)
-{
-    Aml *one = aml_package(1);
-
-    aml_append(one, aml_int(0));
-    aml_append(method, aml_store(one, pkg));
-    aml_append(method, aml_store(buffer, aml_index(pkg, aml_int(0))));
-}
-
-/* _LSI: Package {status, label area size, max transfer} */
-static Aml *nvdimm_aml_lsi(uint32_t handle)
-{
-    Aml *method = aml_method("_LSI", 0, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *info = aml_local(1);
-    Aml *pkg = aml_package(3), *ifc;
-
-    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
-                                     NVDIMM_FN_LABEL_SIZE, aml_int(0)),
-                                 reply));
-    aml_append(pkg, aml_int(0));
-    aml_append(pkg, aml_int(0));
-    aml_append(pkg, aml_int(0));
-    aml_append(method, aml_store(pkg, info));
-    nvdimm_aml_label_status(method, reply, aml_index(info, aml_int(0)));
-    /* A failed call (no label area) has no size words: leave them 0 */
-    ifc = aml_if(aml_lgreater_equal(aml_sizeof(reply), aml_int(12)));
-    aml_append(ifc, aml_create_dword_field(reply, aml_int(4), "LSIZ"));
-    aml_append(ifc, aml_create_dword_field(reply, aml_int(8), "LMAX"));
-    aml_append(ifc, aml_store(aml_name("LSIZ"), aml_index(info, aml_int(1))));
-    aml_append(ifc, aml_store(aml_name("LMAX"), aml_index(info, aml_int(2))));
-    aml_append(method, ifc);
-    aml_append(method, aml_return(info));
-    return method;
-}
-
-/* _LSR(offset, length): Package {status, Buffer of the bytes read} */
-static Aml *nvdimm_aml_lsr(uint32_t handle)
-{
-    Aml *method = aml_method("_LSR", 2, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *out = aml_local(1), *args = aml_local(2);
-    Aml *data = aml_local(3), *idx = aml_local(4);
+    Aml *method = aml_method("LCAL", 3, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *out = aml_local(1), *data = aml_local(2);
+    Aml *idx = aml_local(3);
     Aml *pkg = aml_package(2), *ifc, *elsec, *whilec;
     uint8_t onebyte = 0;
 
-    nvdimm_aml_label_range(method);
-    nvdimm_aml_label_args(method, aml_name("LARG"), args);
-    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
-                                     NVDIMM_FN_LABEL_READ, args),
+    aml_append(method, aml_store(aml_call5("MBOX",
+                                           aml_touuid(NVDIMM_DEVICE_UUID),
+                                           aml_int(NVDIMM_DSM_REVISION),
+                                           aml_arg(1), aml_arg(2),
+                                           aml_arg(0)),
                                  reply));
     aml_append(pkg, aml_int(0));
     aml_append(pkg, aml_buffer(0, NULL));
@@ -967,9 +924,9 @@ static Aml *nvdimm_aml_lsr(uint32_t handle)
     nvdimm_aml_label_status(method, reply, aml_index(out, aml_int(0)));
 
     /*
-     * The data follows the status dword.  A buffer field of 64 bits or
-     * less would read as an Integer, so a short tail is copied byte by
-     * byte to stay a Buffer of the right length.
+     * A buffer field of 64 bits or less would read as an Integer, so a
+     * short tail is copied byte by byte to stay a Buffer of the right
+     * length.
      */
     ifc = aml_if(aml_lgreater(aml_sizeof(reply), aml_int(12)));
     aml_append(ifc, aml_create_field(reply, aml_int(32),
@@ -995,23 +952,107 @@ static Aml *nvdimm_aml_lsr(uint32_t handle)
     return method;
 }
 
-/* _LSW(offset, length, data): the status Integer */
-static Aml *nvdimm_aml_lsw(uint32_t handle)
+/*
+ * LARG: the 8-byte {offset, length} head of a label read or write
+ * request, filled from Arg1 and Arg2 (Arg0 is the handle).
+ */
+static void nvdimm_aml_label_range(Aml *method)
 {
-    Aml *method = aml_method("_LSW", 3, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *status = aml_local(1), *args = aml_local(2);
-    Aml *request = aml_local(3);
+    aml_append(method, aml_name_decl("LARG", aml_buffer(8, NULL)));
+    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(0),
+                                              "LOFS"));
+    aml_append(method, aml_create_dword_field(aml_name("LARG"), aml_int(4),
+                                              "LLEN"));
+    aml_append(method, aml_store(aml_arg(1), aml_name("LOFS")));
+    aml_append(method, aml_store(aml_arg(2), aml_name("LLEN")));
+}
+
+/* MBOX takes its arguments as a package of one buffer */
+static void nvdimm_aml_label_args(Aml *method, Aml *buffer, Aml *pkg)
+{
+    Aml *one = aml_package(1);
+
+    aml_append(one, aml_int(0));
+    aml_append(method, aml_store(one, pkg));
+    aml_append(method, aml_store(buffer, aml_index(pkg, aml_int(0))));
+}
+
+/* LSIX(handle): _LSI's Package {status, label area size, max transfer} */
+static Aml *nvdimm_aml_label_info(void)
+{
+    Aml *method = aml_method("LSIX", 1, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *info = aml_local(1), *data = aml_local(2);
+    Aml *pkg = aml_package(3), *ifc;
+
+    aml_append(method, aml_store(aml_call3("LCAL", aml_arg(0),
+                                           aml_int(NVDIMM_FN_LABEL_SIZE),
+                                           aml_int(0)),
+                                 reply));
+    aml_append(pkg, aml_int(0));
+    aml_append(pkg, aml_int(0));
+    aml_append(pkg, aml_int(0));
+    aml_append(method, aml_store(pkg, info));
+    aml_append(method, aml_store(aml_derefof(aml_index(reply, aml_int(0))),
+                                 aml_index(info, aml_int(0))));
+    aml_append(method, aml_store(aml_derefof(aml_index(reply, aml_int(1))),
+                                 data));
+    /* A failed call (no label area) has no size words: leave them 0 */
+    ifc = aml_if(aml_lgreater_equal(aml_sizeof(data), aml_int(8)));
+    aml_append(ifc, aml_create_dword_field(data, aml_int(0), "LSIZ"));
+    aml_append(ifc, aml_create_dword_field(data, aml_int(4), "LMAX"));
+    aml_append(ifc, aml_store(aml_name("LSIZ"), aml_index(info, aml_int(1))));
+    aml_append(ifc, aml_store(aml_name("LMAX"), aml_index(info, aml_int(2))));
+    aml_append(method, ifc);
+    aml_append(method, aml_return(info));
+    return method;
+}
+
+/* LSRX(handle, offset, length): _LSR's Package {status, Buffer read} */
+static Aml *nvdimm_aml_label_read(void)
+{
+    Aml *method = aml_method("LSRX", 3, AML_SERIALIZED);
+    Aml *args = aml_local(0);
 
     nvdimm_aml_label_range(method);
-    aml_append(method, aml_concatenate(aml_name("LARG"), aml_arg(2),
+    nvdimm_aml_label_args(method, aml_name("LARG"), args);
+    aml_append(method, aml_return(aml_call3("LCAL", aml_arg(0),
+                                            aml_int(NVDIMM_FN_LABEL_READ),
+                                            args)));
+    return method;
+}
+
+/* LSWX(handle, offset, length, data): _LSW's status Integer */
+static Aml *nvdimm_aml_label_write(void)
+{
+    Aml *method = aml_method("LSWX", 4, AML_SERIALIZED);
+    Aml *args = aml_local(0), *request = aml_local(1), *reply = aml_local(2);
+
+    nvdimm_aml_label_range(method);
+    aml_append(method, aml_concatenate(aml_name("LARG"), aml_arg(3),
                                        request));
     nvdimm_aml_label_args(method, request, args);
-    aml_append(method, aml_store(nvdimm_aml_label_call(handle,
-                                     NVDIMM_FN_LABEL_WRITE, args),
+    aml_append(method, aml_store(aml_call3("LCAL", aml_arg(0),
+                                           aml_int(NVDIMM_FN_LABEL_WRITE),
+                                           args),
                                  reply));
-    nvdimm_aml_label_status(method, reply, status);
-    aml_append(method, aml_return(status));
+    aml_append(method, aml_return(aml_derefof(aml_index(reply,
+                                                        aml_int(0)))));
     return method;
+}
+
+/* One slot's _LSI, _LSR, _LSW and _DSM: the shared bodies with its handle */
+static void nvdimm_aml_slot_methods(Aml *dev, uint32_t handle)
+{
+    aml_append(dev, nvdimm_aml_forward("_LSI", 0,
+                                       aml_call1("LSIX", aml_int(handle))));
+    aml_append(dev, nvdimm_aml_forward("_LSR", 2,
+                                       aml_call3("LSRX", aml_int(handle),
+                                                 aml_arg(0), aml_arg(1))));
+    aml_append(dev, nvdimm_aml_forward("_LSW", 3,
+                                       aml_call4("LSWX", aml_int(handle),
+                                                 aml_arg(0), aml_arg(1),
+                                                 aml_arg(2))));
+    aml_append(dev, nvdimm_aml_dsm(handle));
 }
 
 static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
@@ -1032,6 +1073,10 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
     aml_append(dev, nvdimm_aml_dsm(NVDIMM_ROOT_HANDLE));
     aml_append(dev, nvdimm_aml_fit_chunk());
     aml_append(dev, nvdimm_aml_fit());
+    aml_append(dev, nvdimm_aml_label_call());
+    aml_append(dev, nvdimm_aml_label_info());
+    aml_append(dev, nvdimm_aml_label_read());
+    aml_append(dev, nvdimm_aml_label_write());
 
     /* One device per slot, so hot-added NVDIMMs have a node to bind to */
     for (slot = 0; slot < ram_slots; slot++) {
@@ -1039,10 +1084,7 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
         Aml *child = aml_device("NV%02X", slot);
 
         aml_append(child, aml_name_decl("_ADR", aml_int(handle)));
-        aml_append(child, nvdimm_aml_lsi(handle));
-        aml_append(child, nvdimm_aml_lsr(handle));
-        aml_append(child, nvdimm_aml_lsw(handle));
-        aml_append(child, nvdimm_aml_dsm(handle));
+        nvdimm_aml_slot_methods(child, handle);
         aml_append(dev, child);
     }
     return dev;
