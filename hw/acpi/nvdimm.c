@@ -265,10 +265,9 @@ static void nfit_append_platform_cap(GArray *fit, uint32_t capabilities)
     build_append_int_noprefix(fit, 0, 4);                 /* Reserved */
 }
 
-/* The NFIT structures of every plugged NVDIMM, in device-list order */
-static GArray *nvdimm_build_fit(NVDIMMState *state)
+/* The NFIT structures of the NVDIMMs in list, in its order */
+static GArray *nvdimm_build_fit(NVDIMMState *state, GSList *list)
 {
-    GSList *list = nvdimm_get_device_list();
     GArray *fit = g_array_new(false, true, 1);
     GSList *l;
 
@@ -282,7 +281,6 @@ static GArray *nvdimm_build_fit(NVDIMMState *state)
             nfit_append_flush_hint(fit, &info);
         }
     }
-    g_slist_free(list);
 
     if (state->persistence) {
         nfit_append_platform_cap(fit, state->persistence);
@@ -290,21 +288,11 @@ static GArray *nvdimm_build_fit(NVDIMMState *state)
     return fit;
 }
 
-static bool nvdimm_has_devices(void)
-{
-    GSList *list = nvdimm_get_device_list();
-    bool any = list != NULL;
-
-    g_slist_free(list);
-    return any;
-}
-
 /* Walking the QOM tree on each mailbox call cost several times the exit */
-static GHashTable *nvdimm_index_by_handle(void)
+static GHashTable *nvdimm_index_by_handle(GSList *list)
 {
     GHashTable *index = g_hash_table_new_full(NULL, NULL, NULL,
                                               object_unref);
-    GSList *list = nvdimm_get_device_list();
     GSList *l;
 
     for (l = list; l; l = l->next) {
@@ -312,21 +300,27 @@ static GHashTable *nvdimm_index_by_handle(void)
                             GUINT_TO_POINTER(nvdimm_info(l->data).handle),
                             object_ref(l->data));
     }
-    g_slist_free(list);
     return index;
 }
 
+/*
+ * The FIT and the handle index from one walk of the QOM tree: a walk
+ * costs as much as building the whole NFIT, and acpi_build runs this too.
+ */
 static void nvdimm_refresh_fit(NVDIMMState *state)
 {
+    GSList *list = nvdimm_get_device_list();
+
     if (state->fit_buf.fit) {
         g_array_free(state->fit_buf.fit, true);
     }
-    state->fit_buf.fit = nvdimm_build_fit(state);
+    state->fit_buf.fit = nvdimm_build_fit(state, list);
 
     if (state->by_handle) {
         g_hash_table_unref(state->by_handle);
     }
-    state->by_handle = nvdimm_index_by_handle();
+    state->by_handle = nvdimm_index_by_handle(list);
+    g_slist_free(list);
 }
 
 void nvdimm_plug(NVDIMMState *state)
@@ -1128,7 +1122,7 @@ void nvdimm_build_acpi(GArray *table_offsets, GArray *table_data,
     nvdimm_build_ssdt(state, table_offsets, table_data, linker, ram_slots,
                       oem_id);
     /* Without NVDIMMs there is no NFIT; hot-added ones arrive via _FIT */
-    if (nvdimm_has_devices()) {
+    if (g_hash_table_size(state->by_handle)) {
         nvdimm_build_nfit(state, table_offsets, table_data, linker,
                           oem_id, oem_table_id);
     }
