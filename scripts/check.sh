@@ -114,6 +114,9 @@ suite_identity() {
     # ASL is kept in build/ssdt-diff/ for review.
     run_suite ssdt-diff "" 300 scripts/ssdt-diff.sh "$d/ours" \
         "$d/reference" "$top/build/ssdt-diff"
+    # Our _LSI/_LSR/_LSW under acpiexec, MBOX swapped for a fake mailbox
+    run_suite lsx-fake-mailbox "" 120 scripts/lsx-fake-mailbox.py \
+        "$d/ours/one.SSDT"
 }
 
 # run_suite NAME PREFIX TIMEOUT COMMAND...: run a script that prints
