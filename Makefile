@@ -4,8 +4,9 @@
 
 SCRIPTS := scripts
 
-.PHONY: all setup base qemu reference reftests build-all asan guest \
-	demo check check-qtests check-guest check-series bench patches fuzz clean
+.PHONY: all setup base qemu reference build-all san asan guest demo \
+	check check-quick check-full check-qtests check-guest check-series \
+	bench patches fuzz clean
 
 all: qemu
 
@@ -19,22 +20,21 @@ base: setup
 qemu: base
 	@$(SCRIPTS)/build-qemu.sh patched
 
-# The unmodified base, the oracle: build/reference/qemu-system-x86_64
+# The unmodified base, the oracle: build/reference/qemu-system-x86_64,
+# with our qtests built against the base's headers
 reference: base
 	@$(SCRIPTS)/build-qemu.sh reference
 
-# Our qtests over the unmodified base, to run them against the reference
-reftests: base
-	@$(SCRIPTS)/build-qemu.sh reftests
-
-# The other targets that compile NVDIMM code (arm virt, spapr, loongarch)
-build-all: base
+# The other targets that compile NVDIMM code (arm virt, spapr, loongarch),
+# in build/qemu beside x86_64
+build-all: qemu
 	@$(SCRIPTS)/build-qemu.sh others
 
-asan: base
-	@$(SCRIPTS)/build-qemu.sh asan
+# clang with ASan, UBSan and libFuzzer: build/qemu-san
+san asan: base
+	@$(SCRIPTS)/build-qemu.sh san
 
-# libFuzzer on the _DSM mailbox (clang build in build/qemu-fuzz):
+# libFuzzer on the _DSM mailbox:
 # make fuzz FUZZ_SECONDS=3600 FUZZ_TARGET=generic-fuzz
 FUZZ_SECONDS ?= 180
 FUZZ_TARGET ?= nvdimm-dsm-fuzz
@@ -47,10 +47,20 @@ guest: setup
 demo: qemu guest
 	@$(SCRIPTS)/demo.sh
 
+# Everything, in under an hour from a fresh machine
 check: setup
 	@$(SCRIPTS)/check.sh
 
-check-qtests: qemu reference reftests
+# The inner loop: the qtests, the NFIT identity, a guest boot on pc and q35
+check-quick: setup
+	@$(SCRIPTS)/check.sh --quick
+
+# make check, and what does not fit its hour: the series built at every
+# prefix and in Debian's source package
+check-full: setup
+	@$(SCRIPTS)/check.sh --full
+
+check-qtests: qemu reference
 	@$(SCRIPTS)/check.sh qtests identity
 
 check-guest: qemu guest
@@ -66,9 +76,8 @@ patches: base
 
 # The series checks: checkpatch, git am, every prefix builds, quilt
 check-series: base
-	@$(SCRIPTS)/check.sh series
+	@$(SCRIPTS)/check.sh series_builds
 
 clean:
-	rm -rf build/qemu build/reference build/reftests build/qemu-others \
-		build/qemu-asan build/qemu-fuzz build/fuzz build/src-* build/guest \
-		build/logs
+	rm -rf build/qemu build/reference build/ref build/qemu-san build/src \
+		build/fuzz build/guest build/logs build/series build/patches

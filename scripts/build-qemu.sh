@@ -1,33 +1,44 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# Build QEMU from the pristine base.
+# Build QEMU from the pristine base.  Three source trees, three builds:
 #
-#   build-qemu.sh patched    our files over the base, patches/ applied;
-#                            x86_64-softmmu in build/qemu
-#   build-qemu.sh reference  the unmodified base; x86_64-softmmu in
-#                            build/reference (the test oracle)
-#   build-qemu.sh others     the patched tree for the other targets that
-#                            compile NVDIMM code, in build/qemu-others
-#   build-qemu.sh asan       the patched tree with ASan and UBSan, in
-#                            build/qemu-asan
-#   build-qemu.sh fuzz       the patched tree with clang, libFuzzer, ASan
-#                            and UBSan: build/qemu-fuzz/qemu-fuzz-x86_64
-#   build-qemu.sh reftests   the base plus only our tests and patches/,
-#                            for running our qtests against the reference
-#                            (builds just the NVDIMM qtest binaries)
-#   build-qemu.sh stage      only lay out the patched source tree
+#   build-qemu.sh patched    our files over the base, patches/ applied
+#                            (build/src); x86_64-softmmu and the NVDIMM
+#                            qtests in build/qemu
+#   build-qemu.sh others     the other targets that compile NVDIMM code
+#                            (aarch64, ppc64, loongarch64) in the same
+#                            build/qemu, which shares their common objects
+#   build-qemu.sh reference  the unmodified base plus only our qtests and
+#                            the patches that build them (build/ref/src):
+#                            build/reference/qemu-system-x86_64, the test
+#                            oracle, and the NVDIMM qtests built against
+#                            the base's own headers
+#   build-qemu.sh san        build/src with clang, ASan, UBSan and
+#                            libFuzzer in build/qemu-san: the fuzz targets
+#                            (qemu-fuzz-x86_64), and qemu-system-x86_64 and
+#                            the qtests for the asan suite
+#   build-qemu.sh stage      only lay out build/src
 #
-# A rebuild touches only what changed: the patched tree is staged afresh
-# and synced by content into build/src-patched.  With VNV_BUILD_TAG=T set,
-# the patched tree and build folders get a "-T" suffix, so that parallel
-# work does not share them.
+# --no-stage builds the staged trees as they are (check.sh stages once,
+# then runs two builds side by side).  VNV_JOBS sets make's -j.
+#
+# Every build folder sits next to a source folder named "src" (build/src
+# and build/qemu, build/ref/src and build/ref/qemu), so the compiler sees
+# the same relative paths in both trees and ccache hands the reference
+# build the objects of every file our series leaves alone.
+#
+# A rebuild touches only what changed: each tree is staged afresh and
+# synced by content.  With VNV_BUILD_TAG=T set, the patched tree and its
+# build folders get a "-T" suffix, so that parallel work does not share
+# them.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 pristine="$build/pristine"
-tag=${VNV_BUILD_TAG:+-$VNV_BUILD_TAG}
+# Parallel work gets a root of its own: build/tag-T/{src,qemu,qemu-san}
+root=$build${VNV_BUILD_TAG:+/tag-$VNV_BUILD_TAG}
 
 # The files this repo owns; the base's versions are deleted first.
 OWNED=(
@@ -37,8 +48,7 @@ OWNED=(
     backends/hostmem-file.c
     docs/nvdimm.txt
 )
-# Files this repo adds to the base.  patches/ refers to them, so every
-# staged tree gets them, the reftests tree included.
+# Files this repo adds to the base.  patches/ refers to them.
 ADDED=(
     hw/mem/nvdimm-persistence.c
     hw/mem/nvdimm-persistence-stub.c
@@ -56,40 +66,56 @@ CONFIGURE_FLAGS=(
     --disable-docs --disable-user --disable-install-blobs
     --disable-werror
 )
+# One configuration for ours and the reference, so that config-host.h,
+# which every object includes, is the same in both and ccache shares.
+TARGETS=x86_64-softmmu,aarch64-softmmu,ppc64-softmmu,loongarch64-softmmu
 
 log() { printf '[build] %s\n' "$*"; }
 
 QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
-# Tests of features the reference does not have: not built in reftests.
+# Tests of features the reference does not have: not built there.
 OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
                   tests/qtest/nvdimm-flush-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # The emulator and the option ROMs; not the base's own test suite.
 X86_GOALS="qemu-system-x86_64 recurse-all"
+OTHER_GOALS="qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64"
 
 # Our files to lay over the base: all of them, or only the tests.
 overlay_files() {
     local f
     if [ "$1" = all ]; then
-        for f in "${OWNED[@]}"; do
+        for f in "${OWNED[@]}" "${ADDED[@]}"; do
             if [ -f "$top/$f" ]; then
                 echo "$f"
             fi
         done
     fi
-    for f in "${ADDED[@]}"; do
-        if [ -f "$top/$f" ]; then
-            echo "$f"
-        fi
-    done
     (cd "$top" && find tests/qtest -type f 2>/dev/null) || true
 }
 
-# stage_patched_tree NAME [all|tests]: build/src-NAME from the pristine
-# base, our files over it, patches/ applied.
-stage_patched_tree() {
-    local name=$1 what=${2:-all}
-    local stage="$build/stage-$name" dst="$build/src-$name" f p
+# The patches of patches/series, in order; with "tests", only those that
+# touch nothing but tests/ (they build our qtests in the reference tree).
+series_patches() {
+    local what=$1 p
+    [ -f "$top/patches/series" ] || return 0
+    while read -r p; do
+        case "$p" in ''|'#'*) continue ;; esac
+        if [ "$what" = tests ] &&
+           grep -E '^\+\+\+ ' "$top/patches/$p" | grep -vqE '^\+\+\+ b/tests/'
+        then
+            continue
+        fi
+        echo "$p"
+    done < "$top/patches/series"
+}
+
+# stage_tree DST all|tests: DST from the pristine base, our files over it
+# (all of them, or only the tests) and the matching patches/ applied.
+stage_tree() {
+    local dst=$1 what=$2 stage f p
+    stage="$dst.stage"
+    mkdir -p "$(dirname "$dst")"
     rm -rf "$stage"
     cp -a "$pristine" "$stage"
     for f in $(overlay_files "$what"); do
@@ -97,13 +123,10 @@ stage_patched_tree() {
         mkdir -p "$(dirname "$stage/$f")"
         cp "$top/$f" "$stage/$f"
     done
-    if [ -f "$top/patches/series" ]; then
-        while read -r p; do
-            case "$p" in ''|'#'*) continue ;; esac
-            patch -d "$stage" -p1 -s --no-backup-if-mismatch \
-                < "$top/patches/$p"
-        done < "$top/patches/series"
-    fi
+    for p in $(series_patches "$what"); do
+        patch -d "$stage" -p1 -s --no-backup-if-mismatch \
+            < "$top/patches/$p"
+    done
     # Content-based sync without times: unchanged files keep their
     # mtimes, so ninja rebuilds only what really changed.
     mkdir -p "$dst"
@@ -113,14 +136,15 @@ stage_patched_tree() {
 
 # Firmware: the source package has no blobs, so the build tree gets
 # Debian's seabios and ipxe-qemu files and the option ROMs built from the
-# base, in pc-bios/ and in qemu-bundle/usr/local/share/qemu: the data
-# directory, where a QEMU run from its build tree looks for them.
+# base (from FROM, a gcc build folder, when given), in pc-bios/ and in
+# qemu-bundle/usr/local/share/qemu: the data directory, where a QEMU run
+# from its build tree looks for them.
 link_firmware() {
-    local bdir=$1 f d
+    local bdir=$1 roms=${2:-$1} f d
     local data="$bdir/qemu-bundle/usr/local/share/qemu"
     mkdir -p "$bdir/pc-bios" "$data"
     for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
-             "$bdir"/pc-bios/optionrom/*.bin; do
+             "$roms"/pc-bios/optionrom/*.bin; do
         if [ -f "$f" ]; then
             for d in "$bdir/pc-bios" "$data"; do
                 ln -sf "$f" "$d/$(basename "$f")"
@@ -140,63 +164,70 @@ configure_and_build() {
     mkdir -p "$bdir"
     if [ ! -f "$bdir/build.ninja" ] ||
        [ "$(cat "$bdir/vnv-configure.args" 2>/dev/null)" != "${args[*]}" ]; then
-        log "configuring $(basename "$bdir") ($targets)"
+        log "configuring ${bdir#"$build"/} ($targets)"
         (cd "$bdir" && "${args[@]}" > configure.log 2>&1) || {
             tail -n 30 "$bdir/configure.log" >&2
             exit 1
         }
         echo "${args[*]}" > "$bdir/vnv-configure.args"
     fi
-    log "building $(basename "$bdir")"
+    log "building ${bdir#"$build"/}: $goals"
     # shellcheck disable=SC2086
-    make -C "$bdir" -j"$(nproc)" --no-print-directory $goals \
-        > "$bdir/make.log" 2>&1 || {
-        grep -E 'error|Error' "$bdir/make.log" | head -n 40 >&2
+    make -C "$bdir" -j"${VNV_JOBS:-$(nproc)}" --no-print-directory $goals \
+        > "$bdir/make-$what.log" 2>&1 || {
+        grep -E 'error|Error' "$bdir/make-$what.log" | head -n 40 >&2
         exit 1
     }
-    link_firmware "$bdir"
+}
+
+# stage DST all|tests: lay out DST unless --no-stage was given
+stage() {
+    if [ "$staging" = 1 ]; then
+        stage_tree "$@"
+    fi
 }
 
 main() {
-    local what=${1:-patched}
+    staging=1
+    if [ "${1:-}" = --no-stage ]; then
+        staging=0
+        shift
+    fi
+    what=${1:-patched}
+    # base_dir makes the paths relative to the build folder, and so the
+    # same in every tree; the folder itself is left out of the hash.
     export CCACHE_BASEDIR="$build" CCACHE_NOHASHDIR=1
     export CCACHE_DIR="${CCACHE_DIR:-$HOME/.ccache}"
     "$top/scripts/fetch-base.sh"
     case "$what" in
     stage)
-        stage_patched_tree "patched$tag" ;;
+        stage_tree "$root/src" all ;;
     patched)
-        stage_patched_tree "patched$tag"
-        configure_and_build "$build/src-patched$tag" "$build/qemu$tag" \
-            x86_64-softmmu "$X86_GOALS $ALL_QTESTS" ;;
-    reference)
-        configure_and_build "$pristine" "$build/reference" x86_64-softmmu \
-            "$X86_GOALS" ;;
-    reftests)
-        stage_patched_tree reftests tests
-        configure_and_build "$build/src-reftests" "$build/reftests" \
-            x86_64-softmmu "${QTESTS[*]}" ;;
+        stage "$root/src" all
+        configure_and_build "$root/src" "$root/qemu" "$TARGETS" \
+            "$X86_GOALS $ALL_QTESTS"
+        link_firmware "$root/qemu" ;;
     others)
-        stage_patched_tree "patched$tag"
-        configure_and_build "$build/src-patched$tag" \
-            "$build/qemu-others$tag" \
-            aarch64-softmmu,ppc64-softmmu,loongarch64-softmmu \
-            "qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64" ;;
-    asan)
-        stage_patched_tree "patched$tag"
-        configure_and_build "$build/src-patched$tag" "$build/qemu-asan$tag" \
-            x86_64-softmmu "$X86_GOALS $ALL_QTESTS" \
-            --enable-asan --enable-ubsan ;;
-    fuzz)
-        # A tree of its own: the fuzz build runs for hours, and staging
-        # must not touch the tree another build is reading.
-        stage_patched_tree "fuzz$tag"
+        stage "$root/src" all
+        configure_and_build "$root/src" "$root/qemu" "$TARGETS" \
+            "$OTHER_GOALS" ;;
+    reference)
+        stage "$build/ref/src" tests
+        configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
+            "$X86_GOALS ${QTESTS[*]}"
+        link_firmware "$build/ref/qemu"
+        ln -sfn ref/qemu "$build/reference" ;;
+    san|asan|fuzz)
+        # The option ROMs come from the gcc build: they are 16-bit code
+        # that the clang flags are not meant for.
+        stage "$root/src" all
         VNV_CC=clang-14 VNV_CXX=clang++-14 \
-            configure_and_build "$build/src-fuzz$tag" "$build/qemu-fuzz$tag" \
-            x86_64-softmmu qemu-fuzz-x86_64 \
-            --enable-fuzzing --enable-asan --enable-ubsan ;;
+            configure_and_build "$root/src" "$root/qemu-san" x86_64-softmmu \
+            "qemu-system-x86_64 qemu-fuzz-x86_64 $ALL_QTESTS" \
+            --enable-fuzzing --enable-asan --enable-ubsan
+        link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
-        echo "usage: $0 patched|reference|reftests|others|asan|fuzz|stage" >&2
+        echo "usage: $0 patched|others|reference|san|stage" >&2
         exit 2 ;;
     esac
 }

@@ -7,7 +7,12 @@
 # source package and built there.  Prints "PASS name" / "FAIL name: why"
 # lines (check.sh counts them) and the time each part took.
 #
-#   check-series.sh [--rev REV]   REV: take our files from a commit
+#   check-series.sh [--no-build] [--rev REV]
+#
+# REV: take our files from a commit.  --no-build leaves out the builds of
+# every prefix and of the quilt tree (make check-full runs them); the
+# trees that git am and quilt give are still compared with build/src,
+# the tree make check built and tested.
 #
 # The builds are incremental: build/series/prefix keeps one source tree
 # and one build folder, and each prefix is a git checkout of the next
@@ -23,8 +28,9 @@ build="$top/build"
 series="$build/series"
 out="$build/patches"
 
-eval "$(sed -n '/^CONFIGURE_FLAGS=(/,/^)/p' "$top/scripts/build-qemu.sh")"
-X86=(--target-list=x86_64-softmmu --cc="ccache gcc" --cxx="ccache g++"
+eval "$(sed -n '/^CONFIGURE_FLAGS=(/,/^)/p; /^TARGETS=/p' \
+    "$top/scripts/build-qemu.sh")"
+X86=(--target-list="$TARGETS" --cc="ccache gcc" --cxx="ccache g++"
      "${CONFIGURE_FLAGS[@]}")
 
 export CCACHE_NOHASHDIR=1
@@ -42,11 +48,11 @@ patch_files() {
     done
 }
 
-# build_x86 ROOT: configure ROOT/src-patched into ROOT/qemu (once) and
+# build_x86 ROOT: configure ROOT/src into ROOT/qemu (once) and
 # build the emulator and the NVDIMM qtests the tree has.
 build_x86() {
     local root=$1 goals=(qemu-system-x86_64) t
-    for t in "$root"/src-patched/tests/qtest/nvdimm*-test.c; do
+    for t in "$root"/src/tests/qtest/nvdimm*-test.c; do
         if [ -f "$t" ]; then
             goals+=("tests/qtest/$(basename "$t" .c)")
         fi
@@ -56,7 +62,7 @@ build_x86() {
         export CCACHE_BASEDIR=$root
         cd "$root/qemu" || exit 1
         if [ ! -f build.ninja ]; then
-            ../src-patched/configure "${X86[@]}" > configure.log 2>&1 ||
+            ../src/configure "${X86[@]}" > configure.log 2>&1 ||
                 exit 1
         fi
         # ninja, not make: ninja reruns meson first when a meson.build
@@ -64,6 +70,27 @@ build_x86() {
         # its list of ninja targets before that.
         ninja -j"$(nproc)" "${goals[@]}" > make.log 2>&1
     )
+}
+
+# same_as_tested TREE WHAT: TREE holds the same sources as build/src, the
+# tree build-qemu.sh laid out and make check built and tested (debian/,
+# the packaging, aside: quilt adds our patches to it; and fetch-base.sh's
+# mark)
+same_as_tested() {
+    local tree=$1 what=$2 diffs
+    if [ ! -d "$build/src" ]; then
+        fail "series/$what: build/src is missing (build-qemu.sh stage)"
+        return 1
+    fi
+    diffs=$(diff -rq --exclude=.git --exclude=.pc --exclude=debian \
+        --exclude=.vnvdimm-base "$tree" "$build/src")
+    if [ -z "$diffs" ]; then
+        pass "series/$what gives the tree make check tested"
+    else
+        fail "series/$what differs from build/src:" \
+            "$(head -n 5 <<< "$diffs" | tr '\n' ' ')"
+        return 1
+    fi
 }
 
 check_checkpatch() {
@@ -112,6 +139,19 @@ check_git_am() {
         fail "series/git am gives another tree than the series"
         return 1
     fi
+    # build/src as a git tree, every file added as make-patches.py adds
+    local tmp tested
+    tmp=$(mktemp -d)
+    tested=$(export GIT_INDEX_FILE=$tmp/index
+             git -C "$am" --work-tree="$build/src" add -A -f &&
+             git -C "$am" write-tree)
+    rm -rf "$tmp"
+    if [ "$tested" = "$got" ]; then
+        pass "series/git am gives the tree make check tested"
+    else
+        fail "series/git am gives another tree than build/src:" \
+            "$(git -C "$am" diff --stat "$got" "$tested" | tail -n 3)"
+    fi
 }
 
 # Every prefix 1..k of the series (as git am made it) configures and
@@ -122,7 +162,7 @@ check_git_am() {
 # built without it.
 check_prefixes() {
     local root="$series/prefix" src gitdir k=0 c t0
-    src="$root/src-patched"
+    src="$root/src"
     gitdir="$root/git"
     if [ ! -d "$gitdir" ] || [ -e "$src/.git" ]; then
         rm -rf "$gitdir" "$src/.git"
@@ -198,10 +238,12 @@ check_quilt() {
             return
         fi
     done
+    same_as_tested "$stage" "quilt push"
+    [ "$building" = 1 ] || return 0
     # by content, so that unchanged files keep their times
-    mkdir -p "$root/src-patched"
+    mkdir -p "$root/src"
     rsync -rl --checksum --delete --exclude=/.pc "$stage/" \
-        "$root/src-patched/"
+        "$root/src/"
     if build_x86 "$root"; then
         pass "series/quilt tree builds"
     else
@@ -214,6 +256,11 @@ check_quilt() {
 
 main() {
     local t0 t_all
+    building=1
+    if [ "${1:-}" = --no-build ]; then
+        building=0
+        shift
+    fi
     t_all=$(date +%s)
     "$top/scripts/fetch-base.sh" || return 1
     # One run at a time: build/series and build/patches are shared.
@@ -234,9 +281,11 @@ main() {
     t0=$(date +%s)
     check_git_am || return 1
     timed "git am" "$t0"
-    t0=$(date +%s)
-    check_prefixes
-    timed "all prefixes" "$t0"
+    if [ "$building" = 1 ]; then
+        t0=$(date +%s)
+        check_prefixes
+        timed "all prefixes" "$t0"
+    fi
     t0=$(date +%s)
     check_quilt
     timed quilt "$t0"

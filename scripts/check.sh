@@ -5,19 +5,26 @@
 # end with one line "N passed, N failed".  Each suite reports its cases on
 # lines "PASS name" / "FAIL name: why"; this script only counts them.
 #
-#   check.sh [SUITE...]   suites: builds qtests identity guest crash
-#                                 hardening asan fuzz independence series
-#                                 (the default)
+#   check.sh [--quick|--full] [SUITE...]
+#
+# With no SUITE, the x86_64 builds run first, on both cores; then two
+# workers take the remaining jobs (JOBS below) in order, each job as soon
+# as the jobs it needs are done, one core each.  --quick runs the inner
+# loop (the qtests, the NFIT identity, one guest boot per machine type);
+# --full adds what does not fit make check's hour (FULL_EXTRA).  Just
+# before the final line, the time of every job and the total.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 results="$top/build/check-results.txt"
+times="$top/build/check-times.txt"
 ours="$top/build/qemu/qemu-system-x86_64"
 ref="$top/build/reference/qemu-system-x86_64"
 QTESTS=(nvdimm-device-test nvdimm-acpi-test)
 # Tests of features the reference does not have: run against ours only.
 OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test)
+NFIT_DUMPS="$top/build/nfit-identity"
 
 pass() { echo "PASS $*" | tee -a "$results"; }
 fail() { echo "FAIL $*" | tee -a "$results"; }
@@ -38,13 +45,24 @@ step() {
     fi
 }
 
+# The x86_64 builds the tests need first, on both cores.  The reference
+# comes second: ccache gives it every object our series leaves alone.
 suite_builds() {
     step setup-host scripts/setup-host.sh
-    step build-reference scripts/build-qemu.sh reference
     step build-patched scripts/build-qemu.sh patched
-    step build-reftests scripts/build-qemu.sh reftests
-    step build-other-targets scripts/build-qemu.sh others
+    step build-reference scripts/build-qemu.sh reference
     step build-guest scripts/make-guest.sh
+}
+
+# The builds that only some jobs need, each on one core beside the tests;
+# the source tree is already staged by suite_builds.
+suite_build_others() {
+    VNV_JOBS=1 step build-other-targets scripts/build-qemu.sh --no-stage \
+        others
+}
+
+suite_build_san() {
+    VNV_JOBS=1 step build-san scripts/build-qemu.sh --no-stage san
 }
 
 # Run one glib qtest binary in TAP mode against one QEMU and count cases.
@@ -73,12 +91,20 @@ run_qtest() {
 }
 
 suite_qtests() {
-    local t
+    local t dump
     mkdir -p "$top/build/logs"
+    rm -rf "$NFIT_DUMPS"
+    mkdir -p "$NFIT_DUMPS/ours" "$NFIT_DUMPS/reference"
     for t in "${QTESTS[@]}"; do
-        run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
-        NVDIMM_TEST_REFERENCE=1 \
-            run_qtest "reference/$t" "$top/build/reftests/tests/qtest/$t" "$ref"
+        # The ACPI test also dumps each configuration's tables, for the
+        # identity suite.
+        dump=""
+        [ "$t" != nvdimm-acpi-test ] || dump=$NFIT_DUMPS
+        NVDIMM_TEST_DUMP_DIR=${dump:+$dump/ours} \
+            run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
+        NVDIMM_TEST_REFERENCE=1 NVDIMM_TEST_DUMP_DIR=${dump:+$dump/reference} \
+            run_qtest "reference/$t" "$top/build/reference/tests/qtest/$t" \
+            "$ref"
     done
     for t in "${OURS_ONLY_QTESTS[@]}"; do
         run_qtest "ours/$t" "$top/build/qemu/tests/qtest/$t" "$ours"
@@ -86,18 +112,20 @@ suite_qtests() {
 }
 
 # The NFIT of each configuration the ACPI qtest dumps must be the same,
-# byte for byte, under ours and under the reference build.
+# byte for byte, under ours and under the reference build.  The dumps
+# are those of the qtests suite; run alone, this suite makes its own.
 suite_identity() {
-    local d="$top/build/nfit-identity" f name
-    rm -rf "$d"
-    mkdir -p "$d/ours" "$d/reference"
-    NVDIMM_TEST_DUMP_DIR="$d/ours" QTEST_QEMU_BINARY=$ours \
-        timeout 900 "$top/build/qemu/tests/qtest/nvdimm-acpi-test" \
-        > "$top/build/logs/identity-ours.log" 2>&1
-    NVDIMM_TEST_REFERENCE=1 NVDIMM_TEST_DUMP_DIR="$d/reference" \
-        QTEST_QEMU_BINARY=$ref \
-        timeout 900 "$top/build/reftests/tests/qtest/nvdimm-acpi-test" \
-        > "$top/build/logs/identity-reference.log" 2>&1
+    local d=$NFIT_DUMPS f name
+    if ! ls "$d/reference"/*.NFIT > /dev/null 2>&1; then
+        mkdir -p "$d/ours" "$d/reference"
+        NVDIMM_TEST_DUMP_DIR="$d/ours" QTEST_QEMU_BINARY=$ours \
+            timeout 900 "$top/build/qemu/tests/qtest/nvdimm-acpi-test" \
+            > "$top/build/logs/identity-ours.log" 2>&1
+        NVDIMM_TEST_REFERENCE=1 NVDIMM_TEST_DUMP_DIR="$d/reference" \
+            QTEST_QEMU_BINARY=$ref \
+            timeout 900 "$top/build/reference/tests/qtest/nvdimm-acpi-test" \
+            > "$top/build/logs/identity-reference.log" 2>&1
+    fi
     if ! ls "$d/reference"/*.NFIT > /dev/null 2>&1; then
         fail "nfit-identity: the reference run dumped no NFIT"
         return
@@ -125,6 +153,7 @@ run_suite() {
     local name=$1 prefix=$2 limit=$3 out line
     shift 3
     out=$(timeout "$limit" "$@" 2>&1)
+    mkdir -p "$(dirname "$top/build/logs/$name.log")"
     echo "$out" > "$top/build/logs/$name.log"
     while IFS= read -r line; do
         case "$line" in
@@ -137,21 +166,26 @@ run_suite() {
     fi
 }
 
-# The guest acceptance suites, every one in tests/guest/ but crash.
+# The guest suites of tests/guest/; job guest_NAME runs one.
+# guest_suite NAME: one suite of tests/guest/ against ours
+guest_suite() {
+    run_suite "guest-$1" guest/ 1600 scripts/run-guest-tests.sh "$1"
+}
+
+# All the acceptance suites, all but crash, in one job (check.sh guest)
 suite_guest() {
-    local suites=() f
+    local f s
     for f in tests/guest/test_*.py; do
-        f=$(basename "$f" .py)
-        [ "$f" = test_crash ] || suites+=("${f#test_}")
+        s=$(basename "$f" .py)
+        s=${s#test_}
+        [ "$s" = crash ] || guest_suite "$s"
     done
-    run_suite guest guest/ 2400 scripts/run-guest-tests.sh "${suites[@]}"
 }
 
 # Crash consistency of the label area: 20 SIGKILLs of QEMU while the
-# guest updates labels (tests/guest/README.md).  Its own suite, so that
-# the acceptance suites' time stays their own.
+# guest updates labels (tests/guest/README.md).
 suite_crash() {
-    run_suite crash guest/ 1600 scripts/run-guest-tests.sh crash
+    guest_suite crash
 }
 
 # The bad-configuration matrix and the corrupted migration streams
@@ -166,32 +200,36 @@ suite_hardening() {
         --reference "$ref"
 }
 
-# The NVDIMM qtests and the labels + hotplug guest suites on the ASan and
-# UBSan build (build/qemu-asan).  Every sanitizer report goes to a file in
-# build/logs/sanitizers/; an ASan or UBSan report fails the suite, and so
-# does a leak whose stack passes through our code.  Leaks only in the base
-# (QEMU frees little at exit) are counted, not failed: see
-# docs/sanitizers-and-fuzzing.md.  VNV_ASAN_GUEST_SUITES picks the guest
-# suites; VNV_ASAN_BUILD another sanitizer build folder to run them on
-# (e.g. build/qemu-fuzz, whose clang objects have ASan and UBSan too).
+# The NVDIMM qtests and the labels + hotplug guest suites on the clang
+# ASan and UBSan build (build/qemu-san).  Every sanitizer report goes to a
+# file in build/logs/sanitizers/; an ASan or UBSan report fails the
+# suite, and so does a leak whose stack passes through our code.  Leaks
+# only in the base (QEMU frees little at exit) are counted, not failed:
+# see docs/sanitizers-and-fuzzing.md.  VNV_ASAN_GUEST_SUITES picks the
+# guest suites.
 SANITIZER_DIR="$top/build/logs/sanitizers"
+SAN_BUILD="$top/build/qemu-san"
+ASAN_GUEST_SUITES=(${VNV_ASAN_GUEST_SUITES-labels hotplug})
 # Our code, as leak stacks name it
 OUR_FRAMES='nvdimm|hostmem-file'
 
 sanitizer_env() {
+    mkdir -p "$SANITIZER_DIR"
     # A memory error aborts at once; a leak is only logged (exitcode=0),
     # so that a QEMU the qtests expect to exit with status 1 still does.
     export ASAN_OPTIONS="detect_leaks=1:exitcode=0:abort_on_error=1"
     ASAN_OPTIONS+=":log_path=$SANITIZER_DIR/asan"
     export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1"
     UBSAN_OPTIONS+=":print_stacktrace=1:log_path=$SANITIZER_DIR/ubsan"
+    # Scratch folders of their own: the same suites may run on ours now
+    export VNV_GUEST_TESTS_DIR="$top/build/guest-tests-asan"
 }
 
 # Judge the reports in SANITIZER_DIR and in the logs of the runs.
 sanitizer_verdict() {
     local f n=0 leaks=0 ours=0
-    for f in "$SANITIZER_DIR"/* "$top"/build/logs/asan*.log \
-             "$top"/build/logs/asan/*.log; do
+    for f in "$SANITIZER_DIR"/* "$top"/build/logs/asan/*.log \
+             "$top"/build/logs/asan/*/*.log; do
         [ -f "$f" ] || continue
         if grep -qE 'ERROR: AddressSanitizer|runtime error:' "$f"; then
             fail "asan/reports: ${f#"$top"/}"
@@ -213,26 +251,41 @@ sanitizer_verdict() {
         "with leaks in the base only)"
 }
 
-suite_asan() {
-    local bdir=${VNV_ASAN_BUILD:-$top/build/qemu-asan} t
-    local suites=${VNV_ASAN_GUEST_SUITES-labels hotplug}
-    if [ -z "${VNV_ASAN_BUILD:-}" ]; then
-        step build-asan scripts/build-qemu.sh asan || return
-    fi
-    rm -rf "$SANITIZER_DIR" "$top/build/logs/asan"
-    mkdir -p "$SANITIZER_DIR" "$top/build/logs/asan"
+# The asan jobs: the qtests, each guest suite (job asan_guest_NAME),
+# then the verdict
+suite_asan_qtests() {
+    local t
     (
         sanitizer_env
         for t in "${QTESTS[@]}" "${OURS_ONLY_QTESTS[@]}"; do
-            run_qtest "asan/$t" "$bdir/tests/qtest/$t" \
-                "$bdir/qemu-system-x86_64"
+            run_qtest "asan/$t" "$SAN_BUILD/tests/qtest/$t" \
+                "$SAN_BUILD/qemu-system-x86_64"
         done
-        if [ -n "$suites" ]; then
-            # shellcheck disable=SC2086
-            run_suite asan-guest asan/guest/ 2400 scripts/run-guest-tests.sh \
-                --qemu "$bdir/qemu-system-x86_64" $suites
-        fi
     )
+}
+
+asan_guest_suite() {
+    (
+        sanitizer_env
+        run_suite "asan/guest-$1" asan/guest/ 2400 \
+            scripts/run-guest-tests.sh --qemu "$SAN_BUILD/qemu-system-x86_64" \
+            "$1"
+    )
+}
+
+suite_asan_verdict() {
+    sanitizer_verdict
+}
+
+# All of it in one job (check.sh asan), the build included
+suite_asan() {
+    local s
+    step build-san scripts/build-qemu.sh san || return
+    rm -rf "$SANITIZER_DIR" "$top/build/logs/asan"
+    suite_asan_qtests
+    for s in "${ASAN_GUEST_SUITES[@]}"; do
+        asan_guest_suite "$s"
+    done
     sanitizer_verdict
 }
 
@@ -240,16 +293,19 @@ suite_asan() {
 # runs are "make fuzz FUZZ_SECONDS=...").  VNV_FUZZ_SECONDS sets the time.
 suite_fuzz() {
     local seconds=${VNV_FUZZ_SECONDS:-120}
-    step build-fuzz scripts/build-qemu.sh fuzz || return
     run_suite fuzz "" $((seconds + 300)) scripts/run-fuzz.sh --no-build \
         --seconds "$seconds"
 }
 
-# The series applies with git am and quilt, builds at every prefix and
-# passes checkpatch.  Incremental: about 15 minutes the first time on 2
-# busy cores, well under a minute when no commit of the series changed.
+# The series: checkpatch, git am and quilt give the tree we built and
+# tested.  The builds of every prefix and of the quilt tree are in
+# check-full (suite series-builds).
 suite_series() {
-    run_suite series "" 2400 scripts/check-series.sh
+    run_suite series "" 1200 scripts/check-series.sh --no-build
+}
+
+suite_series_builds() {
+    run_suite series-builds "" 3600 scripts/check-series.sh
 }
 
 # Our replaced files must be our own work (the project's shared tool).
@@ -262,19 +318,142 @@ suite_independence() {
     step independence "$tool" "$top"
 }
 
+# The jobs after suite_builds, in the order the workers take them, each
+# as NAME or NAME:NEEDS (NEEDS: jobs that must be done first, by commas).
+# The long ones come first, so that the two workers end together.
+JOBS=(
+    build_san
+    qtests
+    guest_migration
+    identity:qtests
+    asan_qtests:build_san
+    build_others
+    guest_hotplug
+    guest_backend
+    guest_crash
+    guest_regions
+    guest_flush
+    guest_labels
+    guest_detect
+    guest_crossimpl
+    asan_guest_labels:build_san
+    asan_guest_hotplug:build_san
+    asan_verdict:asan_qtests,asan_guest_labels,asan_guest_hotplug
+    fuzz:build_san
+    hardening
+    independence
+    series
+)
+QUICK_SUITES=(qtests identity:qtests guest_detect)
+# What make check-full adds: a longer fuzzing run and the series builds
+FULL_EXTRA=(series_builds)
+
+# JOBS, and at the end a job for each guest suite JOBS does not name yet
+all_jobs() {
+    local f s
+    printf '%s\n' "${JOBS[@]}"
+    for f in tests/guest/test_*.py; do
+        s=$(basename "$f" .py)
+        s=guest_${s#test_}
+        if ! printf '%s\n' "${JOBS[@]}" | grep -q "^$s\(:\|$\)"; then
+            echo "$s"
+        fi
+    done
+}
+
+# run_job NAME: one suite, its console in build/logs/jobs/NAME.log, its
+# time in $times
+run_job() {
+    local name=$1 start=$SECONDS log="$top/build/logs/jobs/$1.log"
+    mkdir -p "$(dirname "$log")"
+    echo "[check] $name started"
+    case "$name" in
+    asan_guest_*) asan_guest_suite "${name#asan_guest_}" ;;
+    guest_*) guest_suite "${name#guest_}" ;;
+    *) "suite_$name" ;;
+    esac > "$log" 2>&1
+    echo "$name $((SECONDS - start))" >> "$times"
+    echo "[check] $name done in $((SECONDS - start)) s:" \
+        "$(grep -c '^PASS ' "$log") passed, $(grep -c '^FAIL ' "$log") failed"
+}
+
+# next_job QUEUE DONE: print and take the first job of QUEUE whose needs
+# are all in DONE; print "wait" when none is ready yet, nothing when the
+# queue is empty.
+next_job() {
+    local queue=$1 done=$2 entry name needs n ready
+    (
+        flock 9
+        while read -r entry; do
+            name=${entry%%:*}
+            needs=${entry#"$name"}
+            ready=1
+            for n in ${needs//[:,]/ }; do
+                grep -qx "$n" "$done" || ready=0
+            done
+            if [ "$ready" = 1 ]; then
+                grep -vx "$entry" "$queue" > "$queue.new"
+                mv "$queue.new" "$queue"
+                echo "$name"
+                return
+            fi
+        done < "$queue"
+        [ ! -s "$queue" ] || echo wait
+    ) 9> "$queue.lock"
+}
+
+worker() {
+    local queue=$1 done=$2 job
+    while job=$(next_job "$queue" "$done") && [ -n "$job" ]; do
+        if [ "$job" = wait ]; then
+            sleep 5
+            continue
+        fi
+        run_job "$job"
+        echo "$job" >> "$done"
+    done
+}
+
+# run_jobs JOB...: two workers over the queue
+run_jobs() {
+    local queue="$top/build/check-queue" done="$top/build/check-done"
+    printf '%s\n' "$@" > "$queue"
+    : > "$done"
+    worker "$queue" "$done" &
+    worker "$queue" "$done"
+    wait
+}
+
+report_times() {
+    local total=$1
+    echo "Times (s):"
+    sort -k2 -n -r "$times" | awk '{ printf "  %-22s %6d\n", $1, $2 }'
+    printf '  %-22s %6d\n' total "$total"
+}
+
 main() {
-    local suites=("$@") s start
-    if [ ${#suites[@]} -eq 0 ]; then
-        suites=(builds qtests identity guest crash hardening asan fuzz
-                independence series)
-    fi
+    local mode=check suites=() s start=$SECONDS
+    case "${1:-}" in
+    --quick) mode=quick; shift ;;
+    --full) mode=full; shift ;;
+    esac
+    suites=("$@")
     mkdir -p "$top/build/logs"
     : > "$results"
-    for s in "${suites[@]}"; do
-        start=$SECONDS
-        "suite_$s"
-        echo "[check] suite $s took $((SECONDS - start)) s"
-    done
+    : > "$times"
+    rm -rf "$SANITIZER_DIR" "$top/build/logs/asan"
+    if [ ${#suites[@]} -gt 0 ]; then
+        for s in "${suites[@]}"; do
+            run_job "$s"
+        done
+    else
+        run_job builds
+        case "$mode" in
+        quick) run_jobs "${QUICK_SUITES[@]}" ;;
+        check) run_jobs $(all_jobs) ;;
+        full) run_jobs $(all_jobs) "${FULL_EXTRA[@]}" ;;
+        esac
+    fi
     local npass nfail
     npass=$(grep -c '^PASS ' "$results")
     nfail=$(grep -c '^FAIL ' "$results")
@@ -282,6 +461,7 @@ main() {
         echo "Failed:"
         grep '^FAIL ' "$results" | sed 's/^/  /'
     fi
+    report_times $((SECONDS - start))
     echo "$npass passed, $nfail failed"
     [ "$nfail" -eq 0 ]
 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Fuzz the NVDIMM _DSM mailbox with QEMU's libFuzzer targets (the clang +
-# ASan + UBSan build in build/qemu-fuzz, built first if needed) for a given
+# ASan + UBSan build in build/qemu-san, built first if needed) for a given
 # time, then print "PASS fuzz/<target>: N executions, M exec/s" or
 # "FAIL fuzz/<target>: ..." with the crashing input.
 #
@@ -17,7 +17,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-fuzzer="$top/build/qemu-fuzz/qemu-fuzz-x86_64"
+fuzzer="$top/build/qemu-san/qemu-fuzz-x86_64"
 work="$top/build/fuzz"
 seeds="$top/tests/fuzz/nvdimm-corpus"
 
@@ -50,7 +50,7 @@ main() {
         shift
     done
     if [ "$build" = 1 ]; then
-        "$top/scripts/build-qemu.sh" fuzz >&2 || {
+        "$top/scripts/build-qemu.sh" san >&2 || {
             echo "FAIL fuzz/$target: the fuzz build failed"
             return 1
         }

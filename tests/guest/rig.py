@@ -75,7 +75,11 @@ class Suite:
         self.name = name
         self.qemu = opts.qemu
         self.verbose = opts.verbose
-        self.workdir = os.path.join(TOP, "build", "guest-tests", name)
+        # VNV_GUEST_TESTS_DIR: another scratch root, for a second run of
+        # the same suite at the same time (check.sh's asan jobs)
+        root = os.environ.get("VNV_GUEST_TESTS_DIR",
+                              os.path.join(TOP, "build", "guest-tests"))
+        self.workdir = os.path.join(root, name)
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)
         self.passed = 0
