@@ -77,8 +77,10 @@ QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
 OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
                   tests/qtest/nvdimm-flush-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
-# The emulator and the option ROMs; not the base's own test suite.
-X86_GOALS="qemu-system-x86_64 recurse-all"
+# QEMU's own qtests that make check runs on ours and on the reference
+BASE_QTESTS=(tests/qtest/bios-tables-test)
+# The emulator and the option ROMs, and those of the base's qtests
+X86_GOALS="qemu-system-x86_64 recurse-all ${BASE_QTESTS[*]}"
 OTHER_GOALS="qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64"
 
 # Our files to lay over the base: all of them, or only the tests.

@@ -3,15 +3,16 @@
 """Run the NVDIMM SSDT's _LSI/_LSR/_LSW under acpiexec against a fake
 mailbox.
 
-The SSDT (as dumped by nvdimm-acpi-test with NVDIMM_TEST_DUMP_DIR, with
-at least three slots) is decompiled with iasl -d; its MBOX method, the
-one that talks to QEMU through the doorbell, is swapped for an AML model
+The SSDT of nvdimm-compact-ssdt=on (compact.SSDT, as dumped by
+nvdimm-acpi-test with NVDIMM_TEST_DUMP_DIR, with at least three slots)
+is decompiled with iasl -d; its NCAL method, the one that talks to QEMU
+through the doorbell, is swapped for an AML model
 of QEMU's label functions over a 256-byte label area, and a TEST method
 checks what the label methods return:
 
   handle 1 (NV00): a label area of 256 bytes, max transfer 64
   handle 2 (NV01): no label area, every label function 'not supported'
-  handle 3 (NV02): no page yet: MBOX's one-byte answer
+  handle 3 (NV02): no page yet: NCAL's one-byte answer
 
 Prints "PASS lsx-fake-mailbox/<case>" or "FAIL ..." lines.
 
@@ -24,9 +25,9 @@ import subprocess
 import sys
 import tempfile
 
-FAKE_MBOX = r"""
+FAKE_NCAL = r"""
             Name (FLBL, Buffer (0x100) {})
-            Method (MBOX, 5, Serialized)
+            Method (NCAL, 5, Serialized)
             {
                 /* Arg4 handle, Arg2 function, Arg3 Package {Buffer} */
                 Name (STAT, Buffer (4) {})
@@ -180,8 +181,8 @@ def main():
             return 1
         with open(os.path.join(work, "ssdt.dsl")) as f:
             asl = f.read()
-        start, end = method_span(asl, "MBOX")
-        asl = asl[:start] + FAKE_MBOX + asl[end:]
+        start, end = method_span(asl, "NCAL")
+        asl = asl[:start] + FAKE_NCAL + asl[end:]
         # one DSDT holding the table and the test, for acpiexec
         asl = re.sub(r'DefinitionBlock \("", "SSDT"',
                      'DefinitionBlock ("", "DSDT"', asl, count=1)

@@ -12,12 +12,15 @@ SOURCES=/etc/apt/sources.list.d/vnvdimm.sources
 BUILD_PKGS=(
     build-essential gcc-multilib ccache dpkg-dev quilt pkg-config python3
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
-    libpmem-dev libslirp-dev acpica-tools seabios ipxe-qemu
+    libpmem-dev libslirp-dev acpica-tools ipxe-qemu
     bison flex xz-utils git rsync valgrind
     clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
 )
 RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
-BACKPORT_PKGS=(meson)
+# meson >= 1.5 for QEMU 10.0; SeaBIOS 1.16.3, the version QEMU 10.0
+# bundles and made its expected ACPI tables with (bookworm has 1.16.2,
+# whose tables differ in where the NVDIMM page lands)
+BACKPORT_PKGS=(meson seabios)
 
 log() { printf '[setup] %s\n' "$*"; }
 
@@ -71,10 +74,13 @@ missing() {
     done
 }
 
-meson_too_old() {
+# backports_missing: true when a backports package is older than needed
+backports_missing() {
     local v
     v=$(meson --version 2>/dev/null || echo 0)
-    dpkg --compare-versions "$v" lt 1.5
+    dpkg --compare-versions "$v" lt 1.5 && return 0
+    v=$(dpkg-query -W -f='${Version}' seabios 2>/dev/null || echo 0)
+    dpkg --compare-versions "$v" lt 1.16.3
 }
 
 main() {
@@ -84,7 +90,7 @@ main() {
     fi
     local todo
     todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}")
-    if [ -n "$todo" ] || meson_too_old; then
+    if [ -n "$todo" ] || backports_missing; then
         need_update=1
     fi
     if [ "$need_update" = 0 ]; then
@@ -99,8 +105,8 @@ main() {
         # shellcheck disable=SC2086
         apt-get install -y -qq --no-install-recommends $todo
     fi
-    if meson_too_old; then
-        log "installing meson from bookworm-backports"
+    if backports_missing; then
+        log "installing ${BACKPORT_PKGS[*]} from bookworm-backports"
         apt-get install -y -qq --no-install-recommends \
             -t bookworm-backports "${BACKPORT_PKGS[@]}"
     fi

@@ -5,8 +5,9 @@
 # the reference build (iasl -d, from acpica-tools) and keep the diff of
 # each configuration's ASL in OUTDIR/<config>.diff for people to read.
 # One case per configuration: "PASS ssdt-decompile/<config>" when both
-# tables decompile cleanly; the diff itself does not fail the case (the
-# AML is our own, so it may legitimately differ from stock's).
+# tables decompile cleanly; the diff itself does not fail the case.  A
+# tool for reading a difference: make check's identity suite requires
+# the SSDT to be byte-identical (nvdimm-compact-ssdt=on aside).
 #
 #   ssdt-diff.sh OURS_DIR REFERENCE_DIR OUTDIR
 set -uo pipefail

@@ -677,179 +677,304 @@ void nvdimm_init_acpi_state(NVDIMMState *state, MemoryRegion *io,
 
 /* ---- The SSDT ---- */
 
-/* AML names; the page address is patched by the BIOS linker */
-#define NVDIMM_AML_PAGE_ADDR    "NVMA"
+/*
+ * The SSDT.  By default it is byte for byte the table QEMU 10.0 builds, so
+ * that a guest sees the same AML on either and a VM migrates both ways;
+ * bios-tables-test holds it as tests/data/acpi/x86/{pc,q35}/SSDT.dimmpxm.
+ * With -machine nvdimm-compact-ssdt=on the label methods of every slot
+ * share one body in NVDR instead (see nvdimm_aml_shared_label_methods).
+ */
+
+/* The page address, patched by the BIOS linker */
+#define NVDIMM_AML_PAGE_ADDR    "MEMA"
+
+/* NCAL's answer when it cannot reach QEMU: a one-byte buffer */
+static void nvdimm_aml_no_mailbox(Aml *method)
+{
+    uint8_t no_functions = 0, unsupported = NVDIMM_STATUS_UNSUPPORTED;
+    Aml *query = aml_if(aml_equal(aml_arg(2), aml_int(NVDIMM_FN_QUERY)));
+
+    aml_append(query, aml_return(aml_buffer(1, &no_functions)));
+    aml_append(method, query);
+    aml_append(method, aml_return(aml_buffer(1, &unsupported)));
+}
+
+/* Local0 = the _DSM UUID that the handle in Arg4 answers to */
+static void nvdimm_aml_uuid_of_handle(Aml *method, Aml *uuid)
+{
+    Aml *root = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_ROOT_HANDLE)));
+    Aml *other = aml_else();
+    Aml *qemu = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_QEMU_HANDLE)));
+    Aml *device = aml_else();
+
+    aml_append(root, aml_store(aml_touuid(NVDIMM_ROOT_UUID), uuid));
+    aml_append(method, root);
+    aml_append(qemu, aml_store(aml_touuid(NVDIMM_QEMU_UUID), uuid));
+    aml_append(other, qemu);
+    aml_append(device, aml_store(aml_touuid(NVDIMM_DEVICE_UUID), uuid));
+    aml_append(other, device);
+    aml_append(method, other);
+}
+
+/* The doorbell and the two views of the page: request and reply */
+static void nvdimm_aml_page_fields(Aml *method,
+                                   const struct AcpiGenericAddress *dsm_io,
+                                   Aml *page)
+{
+    Aml *field;
+
+    aml_append(method, aml_operation_region("NPIO", dsm_io->space_id,
+                                            aml_int(dsm_io->address),
+                                            dsm_io->bit_width >> 3));
+    aml_append(method, aml_operation_region("NRAM", AML_SYSTEM_MEMORY, page,
+                                            NVDIMM_DSM_PAGE_SIZE));
+    field = aml_field("NPIO", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("NTFI", 32));
+    aml_append(method, field);
+    field = aml_field("NRAM", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("HDLE", 32));
+    aml_append(field, aml_named_field("REVS", 32));
+    aml_append(field, aml_named_field("FUNC", 32));
+    aml_append(field, aml_named_field("FARG",
+                                      (NVDIMM_DSM_PAGE_SIZE - 12) * 8));
+    aml_append(method, field);
+    field = aml_field("NRAM", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
+    aml_append(field, aml_named_field("RLEN", 32));
+    aml_append(field, aml_named_field("ODAT", (NVDIMM_DSM_PAGE_SIZE - 4) * 8));
+    aml_append(method, field);
+}
 
 /*
- * MBOX(uuid, revision, function, args, handle): run one _DSM call through
- * the page.  Calls with a foreign UUID, or before the firmware has given
- * us a page, answer "no functions" / "not supported" without QEMU.
+ * A reply of 8 bytes or less: a field that small reads as an Integer, so
+ * its bytes are copied one by one into a Buffer.
  */
-static Aml *nvdimm_aml_mailbox(const struct AcpiGenericAddress *dsm_io)
+static Aml *nvdimm_aml_short_reply(Aml *len, Aml *idx)
 {
-    Aml *method, *ifc, *elsec, *field, *whilec;
-    Aml *uuid = aml_local(0), *out_len = aml_local(1), *idx = aml_local(2);
-    Aml *result = aml_local(3), *page = aml_local(4), *raw = aml_local(5);
+    Aml *ifc = aml_if(aml_lless(len, aml_int(8)));
+    Aml *result = aml_local(7), *whilec;
+    uint8_t zero = 0;
 
-    method = aml_method("MBOX", 5, AML_SERIALIZED);
+    aml_append(ifc, aml_store(aml_int(0), idx));
+    aml_append(ifc, aml_name_decl("TBUF", aml_buffer(1, &zero)));
+    aml_append(ifc, aml_store(aml_buffer(0, NULL), result));
+    whilec = aml_while(aml_lless(idx, len));
+    aml_append(whilec, aml_store(aml_derefof(aml_index(aml_name("ODAT"), idx)),
+                                 aml_index(aml_name("TBUF"), aml_int(0))));
+    aml_append(whilec, aml_concatenate(result, aml_name("TBUF"), result));
+    aml_append(whilec, aml_increment(idx));
+    aml_append(ifc, whilec);
+    aml_append(ifc, aml_return(result));
+    return ifc;
+}
+
+/*
+ * NCAL(uuid, revision, function, args, handle): one _DSM call through the
+ * page.  A foreign UUID, or no page from the firmware yet, is answered
+ * without QEMU.
+ */
+static Aml *nvdimm_aml_ncal(const struct AcpiGenericAddress *dsm_io)
+{
+    Aml *method = aml_method("NCAL", 5, AML_SERIALIZED);
+    Aml *uuid = aml_local(0), *len = aml_local(1), *idx = aml_local(2);
+    Aml *arg = aml_local(3), *page = aml_local(6), *ifc;
+
     aml_append(method, aml_store(aml_name(NVDIMM_AML_PAGE_ADDR), page));
-
-    /* The UUID each handle kind answers to */
-    ifc = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_ROOT_HANDLE)));
-    aml_append(ifc, aml_store(aml_touuid(NVDIMM_ROOT_UUID), uuid));
-    aml_append(method, ifc);
-    elsec = aml_else();
-    ifc = aml_if(aml_equal(aml_arg(4), aml_int(NVDIMM_QEMU_HANDLE)));
-    aml_append(ifc, aml_store(aml_touuid(NVDIMM_QEMU_UUID), uuid));
-    aml_append(elsec, ifc);
-    ifc = aml_else();
-    aml_append(ifc, aml_store(aml_touuid(NVDIMM_DEVICE_UUID), uuid));
-    aml_append(elsec, ifc);
-    aml_append(method, elsec);
+    nvdimm_aml_page_fields(method, dsm_io, page);
+    nvdimm_aml_uuid_of_handle(method, uuid);
 
     ifc = aml_if(aml_lor(aml_equal(page, aml_int(0)),
                          aml_lnot(aml_equal(aml_arg(0), uuid))));
-    {
-        uint8_t none = 0, unsupported = NVDIMM_STATUS_UNSUPPORTED;
-        Aml *query = aml_if(aml_equal(aml_arg(2), aml_int(0)));
-
-        aml_append(query, aml_return(aml_buffer(1, &none)));
-        aml_append(ifc, query);
-        aml_append(ifc, aml_return(aml_buffer(1, &unsupported)));
-    }
+    nvdimm_aml_no_mailbox(ifc);
     aml_append(method, ifc);
 
-    aml_append(method, aml_operation_region("DBEL", dsm_io->space_id,
-                                            aml_int(dsm_io->address),
-                                            dsm_io->bit_width >> 3));
-    aml_append(method, aml_operation_region("PAGE", AML_SYSTEM_MEMORY, page,
-                                            NVDIMM_DSM_PAGE_SIZE));
-    field = aml_field("DBEL", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
-    aml_append(field, aml_named_field("RING", 32));
-    aml_append(method, field);
-    /* The request view of the page */
-    field = aml_field("PAGE", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
-    aml_append(field, aml_named_field("QHDL", 32));
-    aml_append(field, aml_named_field("QREV", 32));
-    aml_append(field, aml_named_field("QFUN", 32));
-    aml_append(field, aml_named_field("QARG",
-                                      (NVDIMM_DSM_PAGE_SIZE - 12) * 8));
-    aml_append(method, field);
-    /* The reply view of the page */
-    field = aml_field("PAGE", AML_DWORD_ACC, AML_NOLOCK, AML_PRESERVE);
-    aml_append(field, aml_named_field("ALEN", 32));
-    aml_append(field, aml_named_field("ADAT", (NVDIMM_DSM_PAGE_SIZE - 4) * 8));
-    aml_append(method, field);
-
-    aml_append(method, aml_store(aml_arg(4), aml_name("QHDL")));
-    aml_append(method, aml_store(aml_arg(1), aml_name("QREV")));
-    aml_append(method, aml_store(aml_arg(2), aml_name("QFUN")));
+    aml_append(method, aml_store(aml_arg(4), aml_name("HDLE")));
+    aml_append(method, aml_store(aml_arg(1), aml_name("REVS")));
+    aml_append(method, aml_store(aml_arg(2), aml_name("FUNC")));
     /* Arg3 is a package holding one buffer (or integer) of arguments */
     ifc = aml_if(aml_land(aml_equal(aml_object_type(aml_arg(3)), aml_int(4)),
                           aml_equal(aml_sizeof(aml_arg(3)), aml_int(1))));
-    aml_append(ifc, aml_store(aml_derefof(aml_index(aml_arg(3), aml_int(0))),
-                              aml_name("QARG")));
+    aml_append(ifc, aml_store(aml_index(aml_arg(3), aml_int(0)), idx));
+    aml_append(ifc, aml_store(aml_derefof(idx), arg));
+    aml_append(ifc, aml_store(arg, aml_name("FARG")));
     aml_append(method, ifc);
-    aml_append(method, aml_store(page, aml_name("RING")));
+    aml_append(method, aml_store(page, aml_name("NTFI")));
 
-    aml_append(method, aml_subtract(aml_name("ALEN"), aml_int(4), out_len));
-    /* Reading the whole reply field yields a Buffer to cut from */
-    aml_append(method, aml_store(aml_name("ADAT"), raw));
-    /*
-     * A field of 64 bits or less reads as an Integer, so short replies
-     * are copied out byte by byte to stay a Buffer.
-     */
-    ifc = aml_if(aml_lless(out_len, aml_int(8)));
-    {
-        aml_append(ifc, aml_store(aml_buffer(0, NULL), result));
-        aml_append(ifc, aml_store(aml_int(0), idx));
-        whilec = aml_while(aml_lless(idx, out_len));
-        aml_append(whilec, aml_store(aml_derefof(aml_index(raw, idx)),
-                                     aml_index(aml_name("ONEB"),
-                                               aml_int(0))));
-        aml_append(whilec, aml_concatenate(result, aml_name("ONEB"), result));
-        aml_append(whilec, aml_increment(idx));
-        aml_append(ifc, whilec);
-        aml_append(ifc, aml_return(result));
-    }
-    aml_append(method, ifc);
-    aml_append(method, aml_create_field(raw, aml_int(0),
-                                        aml_shiftleft(out_len, aml_int(3)),
-                                        "ARES"));
-    aml_append(method, aml_return(aml_name("ARES")));
+    aml_append(method, aml_subtract(aml_name("RLEN"), aml_int(4), len));
+    aml_append(method, nvdimm_aml_short_reply(len, idx));
+    aml_append(method, aml_store(aml_shiftleft(len, aml_int(3)), len));
+    aml_append(method, aml_create_field(aml_name("ODAT"), aml_int(0), len,
+                                        "OBUF"));
+    aml_append(method, aml_return(aml_name("OBUF")));
+    return method;
+}
+
+static Aml *nvdimm_aml_dsm(uint32_t handle)
+{
+    Aml *method = aml_method("_DSM", 4, AML_NOTSERIALIZED);
+
+    aml_append(method, aml_return(aml_call5("NCAL", aml_arg(0), aml_arg(1),
+                                            aml_arg(2), aml_arg(3),
+                                            aml_int(handle))));
     return method;
 }
 
 /*
- * FITC(offset): one Read FIT call; stores the status in FSTS and returns
- * the FIT bytes of the reply.
+ * RFIT(offset): one Read FIT call.  Leaves the status in RSTA and returns
+ * the FIT bytes of the reply, none when the call failed.
  */
-static Aml *nvdimm_aml_fit_chunk(void)
+static Aml *nvdimm_aml_read_fit(void)
 {
-    Aml *method, *ifc, *pkg;
-    Aml *reply = aml_local(0), *len = aml_local(1);
+    Aml *method = aml_method("RFIT", 1, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *len = aml_local(1), *args, *ifc;
 
-    method = aml_method("FITC", 1, AML_SERIALIZED);
-    aml_append(method, aml_name_decl("FOFS", aml_int(0)));
-    aml_append(method, aml_store(aml_arg(0), aml_name("FOFS")));
-    pkg = aml_package(1);
-    aml_append(pkg, aml_name("FOFS"));
-    aml_append(method, aml_store(aml_call5("MBOX", aml_touuid(NVDIMM_QEMU_UUID),
+    aml_append(method, aml_name_decl("OFST", aml_int(0)));
+    aml_append(method, aml_store(aml_arg(0), aml_name("OFST")));
+    args = aml_package(1);
+    aml_append(args, aml_name("OFST"));
+    aml_append(method, aml_store(aml_call5("NCAL",
+                                           aml_touuid(NVDIMM_QEMU_UUID),
                                            aml_int(NVDIMM_DSM_REVISION),
                                            aml_int(NVDIMM_QEMU_FN_READ_FIT),
-                                           pkg,
-                                           aml_int(NVDIMM_QEMU_HANDLE)),
+                                           args, aml_int(NVDIMM_QEMU_HANDLE)),
                                  reply));
-    aml_append(method, aml_create_dword_field(reply, aml_int(0), "FRST"));
-    aml_append(method, aml_store(aml_name("FRST"), aml_name("FSTS")));
-    aml_append(method, aml_subtract(aml_sizeof(reply), aml_int(4), len));
-    ifc = aml_if(aml_lor(aml_lnot(aml_equal(aml_name("FRST"), aml_int(0))),
-                         aml_equal(len, aml_int(0))));
+    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STAU"));
+    aml_append(method, aml_store(aml_name("STAU"), aml_name("RSTA")));
+    ifc = aml_if(aml_lnot(aml_equal(aml_int(NVDIMM_STATUS_SUCCESS),
+                                    aml_name("STAU"))));
+    aml_append(ifc, aml_return(aml_buffer(0, NULL)));
+    aml_append(method, ifc);
+    aml_append(method, aml_store(aml_sizeof(reply), len));
+    aml_append(method, aml_subtract(len, aml_int(4), len));
+    ifc = aml_if(aml_equal(len, aml_int(0)));
     aml_append(ifc, aml_return(aml_buffer(0, NULL)));
     aml_append(method, ifc);
     aml_append(method, aml_create_field(reply, aml_int(32),
                                         aml_shiftleft(len, aml_int(3)),
-                                        "FDAT"));
-    aml_append(method, aml_return(aml_name("FDAT")));
+                                        "BUFF"));
+    aml_append(method, aml_return(aml_name("BUFF")));
     return method;
 }
 
 /*
- * _FIT: append chunks until an empty one; the next offset is simply what
- * has been gathered so far, so dropping it all restarts from offset 0
- * when QEMU says the FIT changed under the read.
+ * _FIT: RFIT from the offset gathered so far until it answers with
+ * nothing; when QEMU says the FIT changed under the read, start over.
  */
 static Aml *nvdimm_aml_fit(void)
 {
-    Aml *method, *loop, *restart, *other, *end, *append;
-    Aml *fit = aml_local(0), *more = aml_local(1), *chunk = aml_local(2);
+    Aml *method = aml_method("_FIT", 0, AML_SERIALIZED);
+    Aml *chunk = aml_local(0), *len = aml_local(1), *fit = aml_local(2);
+    Aml *offset = aml_local(3), *loop, *changed, *more, *done;
 
-    method = aml_method("_FIT", 0, AML_SERIALIZED);
     aml_append(method, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(method, aml_store(aml_int(1), more));
-    loop = aml_while(more);
-    aml_append(loop, aml_store(aml_call1("FITC", aml_sizeof(fit)), chunk));
-
-    restart = aml_if(aml_equal(aml_name("FSTS"),
+    aml_append(method, aml_store(aml_int(0), offset));
+    loop = aml_while(aml_int(1));
+    aml_append(loop, aml_store(aml_call1("RFIT", offset), chunk));
+    aml_append(loop, aml_store(aml_sizeof(chunk), len));
+    changed = aml_if(aml_equal(aml_name("RSTA"),
                                aml_int(NVDIMM_STATUS_FIT_CHANGED)));
-    aml_append(restart, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(loop, restart);
-
-    other = aml_else();
-    end = aml_if(aml_equal(aml_sizeof(chunk), aml_int(0)));
-    aml_append(end, aml_store(aml_int(0), more));
-    aml_append(other, end);
-    append = aml_else();
-    aml_append(append, aml_concatenate(fit, chunk, fit));
-    aml_append(other, append);
-    aml_append(loop, other);
-
+    aml_append(changed, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(changed, aml_store(aml_int(0), offset));
+    aml_append(loop, changed);
+    more = aml_else();
+    done = aml_if(aml_equal(len, aml_int(0)));
+    aml_append(done, aml_return(fit));
+    aml_append(more, done);
+    aml_append(more, aml_add(offset, len, offset));
+    aml_append(more, aml_concatenate(fit, chunk, fit));
+    aml_append(loop, more);
     aml_append(method, loop);
-    aml_append(method, aml_return(fit));
     return method;
 }
 
-/* Method name(nargs): Return (call), for the thin per-device methods */
+/* Local0 = Package (1) { Buffer INPT }, the label functions' argument */
+static void nvdimm_aml_inpt_package(Aml *method)
+{
+    Aml *args = aml_package(1);
+
+    aml_append(args, aml_name("INPT"));
+    aml_append(method, aml_store(args, aml_local(0)));
+}
+
+/* Name INPT, the {offset, length} head of a label read or write */
+static void nvdimm_aml_label_head(Aml *method, const char *len_name)
+{
+    aml_append(method, aml_name_decl("INPT", aml_buffer(8, NULL)));
+    aml_append(method, aml_create_dword_field(aml_name("INPT"), aml_int(0),
+                                              "OFST"));
+    aml_append(method, aml_create_dword_field(aml_name("INPT"), aml_int(4),
+                                              len_name));
+    aml_append(method, aml_store(aml_arg(0), aml_name("OFST")));
+    aml_append(method, aml_store(aml_arg(1), aml_name(len_name)));
+}
+
+/* NCAL (device UUID, revision 1, function, args, handle) */
+static Aml *nvdimm_aml_label_fn(uint32_t handle, int function, Aml *args)
+{
+    return aml_call5("NCAL", aml_touuid(NVDIMM_DEVICE_UUID),
+                     aml_int(NVDIMM_DSM_REVISION), aml_int(function), args,
+                     aml_int(handle));
+}
+
+static Aml *nvdimm_aml_lsi(uint32_t handle)
+{
+    Aml *method = aml_method("_LSI", 0, AML_SERIALIZED);
+    Aml *reply = aml_local(0), *info = aml_package(3), *call;
+
+    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_SIZE, aml_int(0));
+    aml_append(method, aml_store(call, reply));
+    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STTS"));
+    aml_append(method, aml_create_dword_field(reply, aml_int(4), "SLSA"));
+    aml_append(method, aml_create_dword_field(reply, aml_int(8), "MAXT"));
+    aml_append(info, aml_name("STTS"));
+    aml_append(info, aml_name("SLSA"));
+    aml_append(info, aml_name("MAXT"));
+    aml_append(method, aml_store(info, aml_local(1)));
+    aml_append(method, aml_return(aml_local(1)));
+    return method;
+}
+
+static Aml *nvdimm_aml_lsr(uint32_t handle)
+{
+    Aml *method = aml_method("_LSR", 2, AML_SERIALIZED);
+    Aml *reply = aml_local(3), *result = aml_package(2), *call;
+
+    nvdimm_aml_label_head(method, "LEN");
+    nvdimm_aml_inpt_package(method);
+    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_READ, aml_local(0));
+    aml_append(method, aml_store(call, reply));
+    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STTS"));
+    aml_append(method, aml_create_field(reply, aml_int(32),
+                                        aml_shiftleft(aml_name("LEN"),
+                                                      aml_int(3)),
+                                        "LDAT"));
+    aml_append(method, aml_name_decl("LSA", aml_buffer(0, NULL)));
+    aml_append(method, aml_to_buffer(aml_name("LDAT"), aml_name("LSA")));
+    aml_append(result, aml_name("STTS"));
+    aml_append(result, aml_name("LSA"));
+    aml_append(method, aml_store(result, aml_local(1)));
+    aml_append(method, aml_return(aml_local(1)));
+    return method;
+}
+
+static Aml *nvdimm_aml_lsw(uint32_t handle)
+{
+    Aml *method = aml_method("_LSW", 3, AML_SERIALIZED);
+    Aml *data = aml_local(2), *call;
+
+    aml_append(method, aml_store(aml_arg(2), data));
+    nvdimm_aml_label_head(method, "TLEN");
+    aml_append(method, aml_concatenate(aml_name("INPT"), data,
+                                       aml_name("INPT")));
+    nvdimm_aml_inpt_package(method);
+    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_WRITE, aml_local(0));
+    aml_append(method, aml_store(call, aml_local(3)));
+    aml_append(method, aml_create_dword_field(aml_local(3), aml_int(0),
+                                              "STTS"));
+    aml_append(method, aml_return(aml_name("STTS")));
+    return method;
+}
+
+/* Method name(nargs): Return (call), for the thin per-slot methods */
 static Aml *nvdimm_aml_forward(const char *name, int nargs, Aml *call)
 {
     Aml *method = aml_method(name, nargs, AML_NOTSERIALIZED);
@@ -858,25 +983,18 @@ static Aml *nvdimm_aml_forward(const char *name, int nargs, Aml *call)
     return method;
 }
 
-static Aml *nvdimm_aml_dsm(uint32_t handle)
-{
-    return nvdimm_aml_forward("_DSM", 4,
-                              aml_call5("MBOX", aml_arg(0), aml_arg(1),
-                                        aml_arg(2), aml_arg(3),
-                                        aml_int(handle)));
-}
-
 /*
- * The ACPI 6.2 label methods (_LSI, _LSR, _LSW): the same label functions
- * 4, 5 and 6 as the _DSM, run through MBOX, with the reply repackaged the
- * way the spec shapes each method's result.  Their bodies are built once,
- * in NVDR, and take the device handle as their first argument; a slot's
- * own methods only pass their handle on, so that each slot adds a few
- * bytes of AML and little build time.
+ * nvdimm-compact-ssdt=on: the label methods (_LSI, _LSR, _LSW) of every
+ * slot share one body each, built once in NVDR, which takes the device
+ * handle as its first argument; a slot's own methods only pass their
+ * handle on, so that each slot adds a few bytes of AML (the table is half
+ * the size with 256 slots) and little build time.  The shared bodies also
+ * check the reply before they cut it: a failed call gives its status and
+ * an empty buffer, not an AML error.
  */
 
 /*
- * Store the status word of an MBOX reply in target.  MBOX answers with a
+ * Store the status word of an NCAL reply in target.  NCAL answers with a
  * single status byte when it cannot reach QEMU (no page yet), so only a
  * reply of four bytes or more has a whole status dword.
  */
@@ -894,7 +1012,7 @@ static void nvdimm_aml_label_status(Aml *method, Aml *reply, Aml *target)
 }
 
 /*
- * LCAL(handle, function, args): one label function through MBOX, its
+ * LCAL(handle, function, args): one label function through NCAL, its
  * reply split into Package {status, Buffer of the bytes after the status
  * dword}, which is already what _LSR returns.
  */
@@ -906,7 +1024,7 @@ static Aml *nvdimm_aml_label_call(void)
     Aml *pkg = aml_package(2), *ifc, *elsec, *whilec;
     uint8_t onebyte = 0;
 
-    aml_append(method, aml_store(aml_call5("MBOX",
+    aml_append(method, aml_store(aml_call5("NCAL",
                                            aml_touuid(NVDIMM_DEVICE_UUID),
                                            aml_int(NVDIMM_DSM_REVISION),
                                            aml_arg(1), aml_arg(2),
@@ -961,7 +1079,7 @@ static void nvdimm_aml_label_range(Aml *method)
     aml_append(method, aml_store(aml_arg(2), aml_name("LLEN")));
 }
 
-/* MBOX takes its arguments as a package of one buffer */
+/* NCAL takes its arguments as a package of one buffer */
 static void nvdimm_aml_label_args(Aml *method, Aml *buffer, Aml *pkg)
 {
     Aml *one = aml_package(1);
@@ -1049,28 +1167,33 @@ static void nvdimm_aml_slot_methods(Aml *dev, uint32_t handle)
     aml_append(dev, nvdimm_aml_dsm(handle));
 }
 
+
+/* One slot's label methods and _DSM, as QEMU 10.0 builds them */
+static void nvdimm_aml_stock_slot_methods(Aml *dev, uint32_t handle)
+{
+    aml_append(dev, nvdimm_aml_lsi(handle));
+    aml_append(dev, nvdimm_aml_lsr(handle));
+    aml_append(dev, nvdimm_aml_lsw(handle));
+    aml_append(dev, nvdimm_aml_dsm(handle));
+}
+
 static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
 {
     Aml *dev = aml_device("NVDR");
-    Aml *method;
-    uint8_t onebyte = 0;
     uint32_t slot;
 
     aml_append(dev, aml_name_decl("_HID", aml_string("ACPI0012")));
-    method = aml_method("_STA", 0, AML_NOTSERIALIZED);
-    aml_append(method, aml_return(aml_int(0xf)));
-    aml_append(dev, method);
-    /* Scratch byte for MBOX's short-reply copy */
-    aml_append(dev, aml_name_decl("ONEB", aml_buffer(1, &onebyte)));
-    aml_append(dev, aml_name_decl("FSTS", aml_int(0)));
-    aml_append(dev, nvdimm_aml_mailbox(&state->dsm_io));
+    aml_append(dev, nvdimm_aml_ncal(&state->dsm_io));
     aml_append(dev, nvdimm_aml_dsm(NVDIMM_ROOT_HANDLE));
-    aml_append(dev, nvdimm_aml_fit_chunk());
+    aml_append(dev, aml_name_decl("RSTA", aml_int(0)));
+    aml_append(dev, nvdimm_aml_read_fit());
     aml_append(dev, nvdimm_aml_fit());
-    aml_append(dev, nvdimm_aml_label_call());
-    aml_append(dev, nvdimm_aml_label_info());
-    aml_append(dev, nvdimm_aml_label_read());
-    aml_append(dev, nvdimm_aml_label_write());
+    if (state->compact_ssdt) {
+        aml_append(dev, nvdimm_aml_label_call());
+        aml_append(dev, nvdimm_aml_label_info());
+        aml_append(dev, nvdimm_aml_label_read());
+        aml_append(dev, nvdimm_aml_label_write());
+    }
 
     /* One device per slot, so hot-added NVDIMMs have a node to bind to */
     for (slot = 0; slot < ram_slots; slot++) {
@@ -1078,7 +1201,11 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
         Aml *child = aml_device("NV%02X", slot);
 
         aml_append(child, aml_name_decl("_ADR", aml_int(handle)));
-        nvdimm_aml_slot_methods(child, handle);
+        if (state->compact_ssdt) {
+            nvdimm_aml_slot_methods(child, handle);
+        } else {
+            nvdimm_aml_stock_slot_methods(child, handle);
+        }
         aml_append(dev, child);
     }
     return dev;
@@ -1097,11 +1224,11 @@ static void nvdimm_build_ssdt(NVDIMMState *state, GArray *table_offsets,
     acpi_table_begin(&table, table_data);
     ssdt = init_aml_allocator();
 
-    page_addr_offset = table_data->len +
-        build_append_named_dword(ssdt->buf, NVDIMM_AML_PAGE_ADDR);
     scope = aml_scope("\\_SB");
     aml_append(scope, nvdimm_aml_root(state, ram_slots));
     aml_append(ssdt, scope);
+    page_addr_offset = table_data->len +
+        build_append_named_dword(ssdt->buf, NVDIMM_AML_PAGE_ADDR);
     g_array_append_vals(table_data, ssdt->buf->data, ssdt->buf->len);
 
     bios_linker_loader_alloc(linker, NVDIMM_DSM_MEM_FILE, state->dsm_mem,

@@ -259,6 +259,31 @@ static void test_nfit_memctrl(void)
                      ",label-size=128K", 2, false);
 }
 
+/* The label method bodies appear once, in NVDR, only when asked for */
+static bool ssdt_has_shared_label_methods(const char *machine_opt)
+{
+    Backend b = backend_new();
+    g_autofree char *nv = nvdimm_args("m0", &b, ",label-size=128K");
+    QTestState *qts = qtest_initf(COMMON_ARGS "%s", machine_opt, nv);
+    g_autofree uint8_t *ssdt = NULL;
+    uint32_t len = 0;
+    bool shared;
+
+    ssdt = fetch_table(qts, "SSDT", &len);
+    g_assert(ssdt);
+    shared = memmem(ssdt, len, "LSIX", 4) != NULL;
+    dump_table(*machine_opt ? "compact" : "default", ssdt, len);
+    qtest_quit(qts);
+    backend_free(&b);
+    return shared;
+}
+
+static void test_ssdt_compact(void)
+{
+    g_assert_false(ssdt_has_shared_label_methods(""));
+    g_assert_true(ssdt_has_shared_label_methods(",nvdimm-compact-ssdt=on"));
+}
+
 static void test_nfit_two_nodes(void)
 {
     Backend b0 = backend_new(), b1 = backend_new();
@@ -788,6 +813,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/acpi/mbox/hotplug", test_mbox_hotplug);
     qtest_add_func("/nvdimm/acpi/mbox/fuzz", test_mbox_fuzz);
     if (!g_getenv("NVDIMM_TEST_REFERENCE")) {
+        qtest_add_func("/nvdimm/acpi/ssdt/compact", test_ssdt_compact);
         qtest_add_func("/nvdimm/acpi/mbox/hardening", test_mbox_hardening);
     }
     return g_test_run();

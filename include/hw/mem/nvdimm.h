@@ -106,6 +106,7 @@ typedef struct NVDIMMState {
     bool is_enabled;
     int32_t persistence;
     char *persistence_string;
+    bool compact_ssdt;          /* -machine nvdimm-compact-ssdt=on */
 
     GArray *dsm_mem;
     NVDIMMFitBuffer fit_buf;
