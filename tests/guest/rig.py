@@ -80,6 +80,10 @@ class Suite:
         root = os.environ.get("VNV_GUEST_TESTS_DIR",
                               os.path.join(TOP, "build", "guest-tests"))
         self.workdir = os.path.join(root, name)
+        # VNV_GUEST_MACHINES: the machines of the suites that run on
+        # several ("pc q35" when unset)
+        self.machines = os.environ.get("VNV_GUEST_MACHINES",
+                                       "pc q35").split()
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)
         self.passed = 0

@@ -154,7 +154,7 @@ def smaller_file(suite, machine):
 
 def main():
     suite = Suite("backend")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         share_off(suite, machine)
         share_on(suite, machine)
         unarmed(suite, machine)

@@ -54,7 +54,7 @@ def main():
     suite = Suite("crossimpl")
     ours = suite.qemu or os.path.join(TOP, "build", "qemu",
                                       "qemu-system-x86_64")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         cross(suite, machine, REFERENCE, ours, "reference-to-ours")
         cross(suite, machine, ours, REFERENCE, "ours-to-reference")
     return suite.finish()

@@ -255,7 +255,7 @@ def main():
         suite.report("flush/not-offered", True)
         print("# %s has no flush-hints: suite skipped" % qemu)
         return suite.finish()
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         flush_guest(suite, machine)
     flush_guest(suite, "pc", hotplug=True)
     migrate_both_on(suite)

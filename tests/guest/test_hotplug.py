@@ -190,7 +190,7 @@ def hotplug(suite, machine):
 
 def main():
     suite = Suite("hotplug")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         hotplug(suite, machine)
         past_maxmem(suite, machine)
     return suite.finish()

@@ -55,7 +55,7 @@ def labels_on(suite, machine):
 
 def main():
     suite = Suite("labels")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         labels_on(suite, machine)
     return suite.finish()
 

@@ -191,7 +191,7 @@ def main():
     suite = Suite("migration")
     src_qemu = os.environ.get("VNV_SOURCE_QEMU")
     dst_qemu = os.environ.get("VNV_DEST_QEMU")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         if src_qemu or dst_qemu:
             mounted(suite, machine, "migrate", src_qemu or suite.qemu,
                     dst_qemu or suite.qemu)

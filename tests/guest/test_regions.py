@@ -158,7 +158,7 @@ def main():
                                            "qemu-system-x86_64"))
     if not opt_in:
         print("# this QEMU has no region-align: opt-in cases skipped")
-    for machine in ("pc", "q35"):
+    for machine in suite.machines:
         check_layout(suite, machine, opt_in)
     stock_layout_refuses(suite, "pc")
     workarounds(suite, "pc")
