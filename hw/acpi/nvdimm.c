@@ -855,33 +855,47 @@ static Aml *nvdimm_aml_read_fit(void)
     return method;
 }
 
+/* _FIT's loop body when RSTA says the FIT changed: start over */
+static Aml *nvdimm_aml_fit_restart(Aml *fit, Aml *offset)
+{
+    Aml *restart = aml_if(aml_equal(aml_name("RSTA"),
+                                    aml_int(NVDIMM_STATUS_FIT_CHANGED)));
+
+    aml_append(restart, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(restart, aml_store(aml_int(0), offset));
+    return restart;
+}
+
+/* Otherwise: an empty chunk ends the FIT, another one is appended */
+static Aml *nvdimm_aml_fit_append(Aml *fit, Aml *offset, Aml *chunk,
+                                  Aml *len)
+{
+    Aml *append = aml_else();
+    Aml *end = aml_if(aml_equal(len, aml_int(0)));
+
+    aml_append(end, aml_return(fit));
+    aml_append(append, end);
+    aml_append(append, aml_add(offset, len, offset));
+    aml_append(append, aml_concatenate(fit, chunk, fit));
+    return append;
+}
+
 /*
  * _FIT: RFIT from the offset gathered so far until it answers with
- * nothing; when QEMU says the FIT changed under the read, start over.
+ * nothing.
  */
 static Aml *nvdimm_aml_fit(void)
 {
     Aml *method = aml_method("_FIT", 0, AML_SERIALIZED);
     Aml *chunk = aml_local(0), *len = aml_local(1), *fit = aml_local(2);
-    Aml *offset = aml_local(3), *loop, *changed, *more, *done;
+    Aml *offset = aml_local(3), *loop = aml_while(aml_int(1));
 
-    aml_append(method, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(method, aml_store(aml_int(0), offset));
-    loop = aml_while(aml_int(1));
     aml_append(loop, aml_store(aml_call1("RFIT", offset), chunk));
     aml_append(loop, aml_store(aml_sizeof(chunk), len));
-    changed = aml_if(aml_equal(aml_name("RSTA"),
-                               aml_int(NVDIMM_STATUS_FIT_CHANGED)));
-    aml_append(changed, aml_store(aml_buffer(0, NULL), fit));
-    aml_append(changed, aml_store(aml_int(0), offset));
-    aml_append(loop, changed);
-    more = aml_else();
-    done = aml_if(aml_equal(len, aml_int(0)));
-    aml_append(done, aml_return(fit));
-    aml_append(more, done);
-    aml_append(more, aml_add(offset, len, offset));
-    aml_append(more, aml_concatenate(fit, chunk, fit));
-    aml_append(loop, more);
+    aml_append(loop, nvdimm_aml_fit_restart(fit, offset));
+    aml_append(loop, nvdimm_aml_fit_append(fit, offset, chunk, len));
+    aml_append(method, aml_store(aml_buffer(0, NULL), fit));
+    aml_append(method, aml_store(aml_int(0), offset));
     aml_append(method, loop);
     return method;
 }
