@@ -118,13 +118,20 @@ check_git_am() {
     local am="$series/am" want got
     if [ ! -d "$am/.git" ]; then
         rm -rf "$am"
-        git clone -q -b base "$series/base" "$am" || return 1
+        if ! git clone -q -b base "$series/base" "$am" ||
+           ! git -C "$am" config gc.auto 0; then
+            fail "series/git clone of the base repo for git am"
+            return 1
+        fi
     fi
     git -C "$am" am --abort > /dev/null 2>&1
     git -C "$am" fetch -q -f "$series/base" \
         "+refs/tags/pristine:refs/tags/pristine" &&
         git -C "$am" checkout -q -f -B applied pristine &&
-        git -C "$am" clean -q -fdx || return 1
+        git -C "$am" clean -q -fdx || {
+        fail "series/reset of the git am repo to the pristine base"
+        return 1
+    }
     # shellcheck disable=SC2046
     if ! git -C "$am" -c user.name=check -c user.email=check@invalid \
             am -q $(patch_files); then
@@ -166,12 +173,18 @@ check_prefixes() {
     gitdir="$root/git"
     if [ ! -d "$gitdir" ] || [ -e "$src/.git" ]; then
         rm -rf "$gitdir" "$src/.git"
-        git init -q --bare "$gitdir" || return 1
+        git init -q --bare "$gitdir" || {
+            fail "series/git init of the prefix repo"
+            return 1
+        }
     fi
     mkdir -p "$src"
     local g=(git --git-dir="$gitdir" --work-tree="$src")
     "${g[@]}" fetch -q -f "$series/am" "+HEAD:refs/heads/am" \
-        "+refs/tags/pristine:refs/tags/pristine" || return 1
+        "+refs/tags/pristine:refs/tags/pristine" || {
+        fail "series/fetch of the series into the prefix repo"
+        return 1
+    }
     # A source tree that built once with these flags and this compiler
     # builds again: its git tree id is recorded and not built twice
     # (VNV_SERIES_REBUILD=1 builds every prefix anyway).
@@ -214,7 +227,10 @@ check_quilt() {
     if [ ! -f "$deb/debian/patches/series" ]; then
         dsc=$(find "$build/base-dl" -name 'qemu_*.dsc' | sort | head -n 1)
         rm -rf "$deb"
-        dpkg-source --no-check -x "$dsc" "$deb" > /dev/null || return 1
+        dpkg-source --no-check -x "$dsc" "$deb" > /dev/null || {
+            fail "series/dpkg-source -x of the base source package"
+            return 1
+        }
     fi
     mkdir -p "$root"
     rsync -a --delete "$deb/" "$stage/"
@@ -262,7 +278,14 @@ main() {
         shift
     fi
     t_all=$(date +%s)
-    "$top/scripts/fetch-base.sh" || return 1
+    "$top/scripts/fetch-base.sh" || {
+        fail "series/fetch-base.sh"
+        return 1
+    }
+    # A repo made before make-patches.py turned gc.auto off
+    if [ -d "$series/base/.git" ]; then
+        git -C "$series/base" config gc.auto 0
+    fi
     # One run at a time: build/series and build/patches are shared.
     mkdir -p "$series"
     exec 9> "$series/.lock"

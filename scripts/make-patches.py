@@ -328,6 +328,10 @@ def base_repo():
         subprocess.run(["chmod", "-R", "u+w", tmp], check=True)
         git(tmp, "init", "-q", "-b", "base")
         git(tmp, "config", "core.autocrlf", "false")
+        # No background gc: check-series.sh clones this repo right after
+        # our commits, and a detached "gc --auto" packing loose objects
+        # under a local clone makes it fail ("failed to copy file").
+        git(tmp, "config", "gc.auto", "0")
         git(tmp, "add", "-A", "-f")
         version = open(os.path.join(PRISTINE, ".vnvdimm-base")).read().strip()
         git(tmp, "commit", "-q", "-m", f"Base: Debian source package {version}")
