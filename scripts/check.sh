@@ -10,7 +10,8 @@
 # With no SUITE, the x86_64 builds run first, on both cores; then two
 # workers take the remaining jobs (JOBS below) in order, each job as soon
 # as the jobs it needs are done, one core each.  --quick runs the inner
-# loop (the qtests, the NFIT identity, one guest boot per machine type);
+# loop (the qtests, the NFIT and SSDT identity, one guest boot per machine
+# type, bios-tables-test);
 # --full adds what does not fit make check's hour (FULL_EXTRA).  Just
 # before the final line, the time of every job and the total.
 set -uo pipefail
@@ -346,8 +347,7 @@ JOBS=(
     identity:qtests
     build_others
     asan_qtests:build_san
-    asan_guest_hotplug:build_san
-    asan_guest_labels:build_san
+    asan_guests
     guest_crash
     guest_hotplug
     guest_backend
@@ -356,20 +356,34 @@ JOBS=(
     guest_crossimpl
     guest_labels
     guest_detect
-    asan_verdict:asan_qtests,asan_guest_labels,asan_guest_hotplug
+    asan_verdict
     fuzz:build_san
     hardening
     independence
     series
 )
 QUICK_SUITES=(qtests identity:qtests guest_detect base_qtests)
-# What make check-full adds: a longer fuzzing run and the series builds
+# What make check-full adds: the series builds
 FULL_EXTRA=(series_builds)
 
-# JOBS, and at the end a job for each guest suite JOBS does not name yet
+# JOBS, with asan_guests standing for a job per ASAN_GUEST_SUITES and
+# asan_verdict waiting for them, and at the end a job for each guest
+# suite JOBS does not name yet
 all_jobs() {
-    local f s
-    printf '%s\n' "${JOBS[@]}"
+    local f s job needs=asan_qtests
+    for s in "${ASAN_GUEST_SUITES[@]}"; do
+        needs+=",asan_guest_$s"
+    done
+    for job in "${JOBS[@]}"; do
+        case "$job" in
+        asan_guests)
+            for s in "${ASAN_GUEST_SUITES[@]}"; do
+                echo "asan_guest_$s:build_san"
+            done ;;
+        asan_verdict) echo "asan_verdict:$needs" ;;
+        *) echo "$job" ;;
+        esac
+    done
     for f in tests/guest/test_*.py; do
         s=$(basename "$f" .py)
         s=guest_${s#test_}

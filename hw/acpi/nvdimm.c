@@ -929,34 +929,47 @@ static Aml *nvdimm_aml_label_fn(uint32_t handle, int function, Aml *args)
                      aml_int(handle));
 }
 
+/* REPLY = the label function's reply; STTS, its status dword */
+static void nvdimm_aml_label_call_status(Aml *method, uint32_t handle,
+                                         int function, Aml *args, Aml *reply)
+{
+    aml_append(method, aml_store(nvdimm_aml_label_fn(handle, function, args),
+                                 reply));
+    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STTS"));
+}
+
+/* Local1 = RESULT; Return (Local1) */
+static void nvdimm_aml_return_via_local1(Aml *method, Aml *result)
+{
+    aml_append(method, aml_store(result, aml_local(1)));
+    aml_append(method, aml_return(aml_local(1)));
+}
+
 static Aml *nvdimm_aml_lsi(uint32_t handle)
 {
     Aml *method = aml_method("_LSI", 0, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *info = aml_package(3), *call;
+    Aml *reply = aml_local(0), *info = aml_package(3);
 
-    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_SIZE, aml_int(0));
-    aml_append(method, aml_store(call, reply));
-    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STTS"));
+    nvdimm_aml_label_call_status(method, handle, NVDIMM_FN_LABEL_SIZE,
+                                 aml_int(0), reply);
     aml_append(method, aml_create_dword_field(reply, aml_int(4), "SLSA"));
     aml_append(method, aml_create_dword_field(reply, aml_int(8), "MAXT"));
     aml_append(info, aml_name("STTS"));
     aml_append(info, aml_name("SLSA"));
     aml_append(info, aml_name("MAXT"));
-    aml_append(method, aml_store(info, aml_local(1)));
-    aml_append(method, aml_return(aml_local(1)));
+    nvdimm_aml_return_via_local1(method, info);
     return method;
 }
 
 static Aml *nvdimm_aml_lsr(uint32_t handle)
 {
     Aml *method = aml_method("_LSR", 2, AML_SERIALIZED);
-    Aml *reply = aml_local(3), *result = aml_package(2), *call;
+    Aml *reply = aml_local(3), *result = aml_package(2);
 
     nvdimm_aml_label_head(method, "LEN");
     nvdimm_aml_inpt_package(method);
-    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_READ, aml_local(0));
-    aml_append(method, aml_store(call, reply));
-    aml_append(method, aml_create_dword_field(reply, aml_int(0), "STTS"));
+    nvdimm_aml_label_call_status(method, handle, NVDIMM_FN_LABEL_READ,
+                                 aml_local(0), reply);
     aml_append(method, aml_create_field(reply, aml_int(32),
                                         aml_shiftleft(aml_name("LEN"),
                                                       aml_int(3)),
@@ -965,25 +978,22 @@ static Aml *nvdimm_aml_lsr(uint32_t handle)
     aml_append(method, aml_to_buffer(aml_name("LDAT"), aml_name("LSA")));
     aml_append(result, aml_name("STTS"));
     aml_append(result, aml_name("LSA"));
-    aml_append(method, aml_store(result, aml_local(1)));
-    aml_append(method, aml_return(aml_local(1)));
+    nvdimm_aml_return_via_local1(method, result);
     return method;
 }
 
 static Aml *nvdimm_aml_lsw(uint32_t handle)
 {
     Aml *method = aml_method("_LSW", 3, AML_SERIALIZED);
-    Aml *data = aml_local(2), *call;
+    Aml *data = aml_local(2);
 
     aml_append(method, aml_store(aml_arg(2), data));
     nvdimm_aml_label_head(method, "TLEN");
     aml_append(method, aml_concatenate(aml_name("INPT"), data,
                                        aml_name("INPT")));
     nvdimm_aml_inpt_package(method);
-    call = nvdimm_aml_label_fn(handle, NVDIMM_FN_LABEL_WRITE, aml_local(0));
-    aml_append(method, aml_store(call, aml_local(3)));
-    aml_append(method, aml_create_dword_field(aml_local(3), aml_int(0),
-                                              "STTS"));
+    nvdimm_aml_label_call_status(method, handle, NVDIMM_FN_LABEL_WRITE,
+                                 aml_local(0), aml_local(3));
     aml_append(method, aml_return(aml_name("STTS")));
     return method;
 }

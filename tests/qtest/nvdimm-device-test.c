@@ -132,8 +132,8 @@ static void fixture_cleanup(Fixture *fx)
 }
 
 /*
- * The whole file, to compare before and after: memcmp of two copies is
- * several times faster than hashing them, and these files are 256 MiB.
+ * The whole file, to compare before and after: comparing two copies of
+ * these 256 MiB files costs less than hashing each with SHA-256.
  */
 static GBytes *file_contents(const char *path)
 {
@@ -227,12 +227,10 @@ static void assert_refused(Fixture *fx, const char *args, const char *message)
 {
     g_autoptr(GBytes) before = NULL;
     g_autoptr(GBytes) after = NULL;
-    uint64_t size_before = 0;
     QemuRun run;
 
     if (g_file_test(fx->file, G_FILE_TEST_EXISTS)) {
         before = file_contents(fx->file);
-        size_before = file_size(fx->file);
     }
     qemu_run(fx, &run, args);
     if (run.exit_status != 1 || !strstr(run.err, message)) {
@@ -244,7 +242,6 @@ static void assert_refused(Fixture *fx, const char *args, const char *message)
     if (before) {
         after = file_contents(fx->file);
         assert_same_contents(before, after);
-        g_assert_cmpuint(file_size(fx->file), ==, size_before);
     }
     qemu_run_free(&run);
 }
