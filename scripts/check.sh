@@ -26,6 +26,8 @@ QTESTS=(nvdimm-device-test nvdimm-acpi-test)
 # Tests of features the reference does not have: run against ours only.
 OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test)
 NFIT_DUMPS="$top/build/nfit-identity"
+# At most this many guest console lines under the list of failures
+CONSOLE_LINES_MAX=120
 
 pass() { echo "PASS $*" | tee -a "$results"; }
 fail() { echo "FAIL $*" | tee -a "$results"; }
@@ -393,6 +395,18 @@ all_jobs() {
     done
 }
 
+# The guest consoles that the guest suites printed after a failed case
+# (rig.py's print_console): a CI run's scratch folder is gone afterwards.
+print_failed_consoles() {
+    local lines
+    lines=$(cat "$top"/build/logs/jobs/*.log 2> /dev/null |
+        grep '^# console ' | tail -n "$CONSOLE_LINES_MAX")
+    if [ -n "$lines" ]; then
+        echo "Guest consoles around the failures:"
+        echo "$lines" | sed 's/^# console /  /'
+    fi
+}
+
 # run_job NAME: one suite, its console in build/logs/jobs/NAME.log, its
 # time in $times
 run_job() {
@@ -492,6 +506,7 @@ main() {
     if [ "$nfail" -gt 0 ]; then
         echo "Failed:"
         grep '^FAIL ' "$results" | sed 's/^/  /'
+        print_failed_consoles
     fi
     report_times $((SECONDS - start))
     echo "$npass passed, $nfail failed"

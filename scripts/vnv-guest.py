@@ -436,6 +436,10 @@ class Guest:
     def migrate(self, uri, timeout=120):
         """Migrate to URI and wait until it completes."""
         self.qmp("migrate", uri=uri)
+        self.wait_migrated(timeout)
+
+    def wait_migrated(self, timeout=120):
+        """Wait until the outgoing migration completes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.qmp("query-migrate").get("status")

@@ -30,9 +30,9 @@ wait_host before-deep-flush 60
 check deep-flush/write sh -c "echo 1 > $deep"
 wait_host after-deep-flush 60
 
-ndctl disable-region all > /dev/null
-ndctl init-labels all > /dev/null
-ndctl enable-region all > /dev/null
+check fsdax/disable-region ndctl disable-region all
+check fsdax/init-labels ndctl init-labels all
+check fsdax/enable-region ndctl enable-region all
 check fsdax/create ndctl create-namespace -m fsdax -r region0
 check fsdax/mkfs mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0 /dev/pmem0
 check fsdax/mount mount -o dax /dev/pmem0 /mnt

@@ -62,6 +62,10 @@ def patterned_file(path, size, blank_tail=0):
     return path
 
 
+# Console lines printed after a guest's failed case
+CONSOLE_TAIL = 40
+
+
 class Suite:
     """One guest test suite: its QEMU, its scratch folder, its verdicts."""
 
@@ -137,6 +141,20 @@ class Suite:
         if not results and g.started_at is not None:
             self.report(prefix + "/results", False,
                         "the guest reported no case:\n" + g.tail())
+        elif any(verdict != "PASS" for _, verdict, _ in results):
+            self.print_console(prefix, g)
+
+    @staticmethod
+    def print_console(prefix, g, lines=CONSOLE_TAIL):
+        """Copy the end of G's console to the suite's output.
+
+        A failed case's detail is one line; what the guest printed around
+        it (ndctl's messages, a kernel warning) is often the cause, and a
+        CI run's scratch folder does not outlive it.  check.sh repeats
+        these lines under its list of failures.
+        """
+        for line in g.lines()[-lines:]:
+            print("# console %s| %s" % (prefix, line.rstrip()), flush=True)
 
     def finish(self):
         return 1 if self.failed else 0
