@@ -57,6 +57,10 @@ ADDED=(
     include/hw/mem/nvdimm-flush.h
     hw/mem/nvdimm-labels.c
     include/hw/mem/nvdimm-labels.h
+    hw/mem/nvdimm-errors.c
+    include/hw/mem/nvdimm-errors.h
+    hw/acpi/nvdimm-ars.c
+    hw/acpi/nvdimm-ars.h
 )
 
 CONFIGURE_FLAGS=(
@@ -75,7 +79,8 @@ log() { printf '[build] %s\n' "$*"; }
 QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
 # Tests of features the reference does not have: not built there.
 OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
-                  tests/qtest/nvdimm-flush-test)
+                  tests/qtest/nvdimm-flush-test
+                  tests/qtest/nvdimm-ars-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # QEMU's own qtests that make check runs on ours and on the reference
 BASE_QTESTS=(tests/qtest/bios-tables-test)

@@ -24,7 +24,7 @@ ours="$top/build/qemu/qemu-system-x86_64"
 ref="$top/build/reference/qemu-system-x86_64"
 QTESTS=(nvdimm-device-test nvdimm-acpi-test)
 # Tests of features the reference does not have: run against ours only.
-OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test)
+OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test nvdimm-ars-test)
 NFIT_DUMPS="$top/build/nfit-identity"
 # At most this many guest console lines under the list of failures
 CONSOLE_LINES_MAX=120
@@ -217,16 +217,16 @@ suite_hardening() {
         --reference "$ref"
 }
 
-# The NVDIMM qtests and the labels + hotplug guest suites on the clang
-# ASan and UBSan build (build/qemu-san).  Every sanitizer report goes to a
-# file in build/logs/sanitizers/; an ASan or UBSan report fails the
-# suite, and so does a leak whose stack passes through our code.  Leaks
+# The NVDIMM qtests and the labels, hotplug and media_errors guest suites
+# on the clang ASan and UBSan build (build/qemu-san).  Every sanitizer
+# report goes to a file in build/logs/sanitizers/; an ASan or UBSan report
+# fails the suite, and so does a leak whose stack passes through our code.  Leaks
 # only in the base (QEMU frees little at exit) are counted, not failed:
 # see docs/sanitizers-and-fuzzing.md.  VNV_ASAN_GUEST_SUITES picks the
 # guest suites.
 SANITIZER_DIR="$top/build/logs/sanitizers"
 SAN_BUILD="$top/build/qemu-san"
-ASAN_GUEST_SUITES=(${VNV_ASAN_GUEST_SUITES-labels hotplug})
+ASAN_GUEST_SUITES=(${VNV_ASAN_GUEST_SUITES-labels hotplug media_errors})
 # Our code, as leak stacks name it
 OUR_FRAMES='nvdimm|hostmem-file'
 
@@ -358,6 +358,7 @@ JOBS=(
     guest_crossimpl
     guest_labels
     guest_detect
+    guest_media_errors
     asan_verdict
     fuzz:build_san
     hardening

@@ -22,6 +22,7 @@
 #include "hw/mem/nvdimm.h"
 #include "hw/mem/nvdimm-persistence.h"
 #include "hw/mem/nvdimm-flush.h"
+#include "hw/mem/nvdimm-errors.h"
 #include "hw/mem/nvdimm-labels.h"
 #include "hw/mem/memory-device.h"
 #include "hw/qdev-properties.h"
@@ -168,6 +169,7 @@ static MemoryRegion *nvdimm_md_get_memory_region(MemoryDeviceState *md,
 /* pc-dimm has checked the memdev; finish the layout, then the subclass */
 static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
 {
+    ERRP_GUARD();
     NVDIMMDevice *nvdimm = NVDIMM(dimm);
     NVDIMMClass *nvc = NVDIMM_GET_CLASS(nvdimm);
 
@@ -184,7 +186,11 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
     }
     if (nvc->realize) {
         nvc->realize(nvdimm, errp);
+        if (*errp) {
+            return;
+        }
     }
+    nvdimm_errors_realize(nvdimm);
 }
 
 /* The region and label pointer stay until finalize; only the subclass acts */
@@ -196,6 +202,7 @@ static void nvdimm_unrealize(PCDIMMDevice *dimm)
         nvc->unrealize(NVDIMM(dimm));
     }
     nvdimm_flush_hints_unrealize(NVDIMM(dimm));
+    nvdimm_errors_unrealize(NVDIMM(dimm));
 }
 
 /* Label hooks */

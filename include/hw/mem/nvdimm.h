@@ -30,6 +30,7 @@
 OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
 
 typedef struct NVDIMMFlushHints NVDIMMFlushHints;
+typedef struct NVDIMMMediaErrors NVDIMMMediaErrors;
 
 /*
  * An NVDIMM: a pc-dimm whose backend ends with an optional namespace
@@ -53,6 +54,7 @@ struct NVDIMMDevice {
     void *label_data;           /* host address of the last label_size bytes */
     bool readonly;              /* ROM backend; label writes refused */
     NVDIMMFlushHints *flush;    /* with flush_hints: nvdimm-flush.c */
+    NVDIMMMediaErrors *errors;  /* poisoned ranges: nvdimm-errors.c */
 };
 
 struct NVDIMMClass {
@@ -94,11 +96,16 @@ typedef struct NVDIMMFitBuffer {
  * @persistence: the NFIT Platform Capabilities value (2: mem-ctrl, 3: cpu);
  *               0 when -machine nvdimm-persistence is not given
  * @persistence_string: the option's value as the user gave it
+ * @media_errors: -machine nvdimm-media-errors=on: the root device's _DSM
+ *                offers Address Range Scrub and error injection
+ * @media_error_event: new media errors wait for the guest's _FIT to
+ *                     raise Notify(0x81) on the root device
  * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
  * @fit_buf: the FIT served to the guest's _FIT method
  * @by_handle: NFIT handle -> NVDIMMDevice, rebuilt with the FIT on each plug
  *             so that a mailbox call needs no walk of the QOM tree
  * @mailbox: the doorbell's request and reply buffers, allocated once
+ * @ars: the last Address Range Scrub's results (hw/acpi/nvdimm-ars.c)
  * @io_mr: the mailbox doorbell
  * @dsm_io: where the doorbell is, as the AML reaches it
  */
@@ -107,11 +114,14 @@ typedef struct NVDIMMState {
     int32_t persistence;
     char *persistence_string;
     bool compact_ssdt;          /* -machine nvdimm-compact-ssdt=on */
+    bool media_errors;
+    bool media_error_event;
 
     GArray *dsm_mem;
     NVDIMMFitBuffer fit_buf;
     GHashTable *by_handle;
     struct NvdimmMailbox *mailbox;
+    struct NVDIMMArs *ars;
     MemoryRegion io_mr;
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;

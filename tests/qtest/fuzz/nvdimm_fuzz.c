@@ -7,8 +7,9 @@
  * function and writes the reply into the same page.  generic-fuzz reaches
  * the doorbell too, but it has to guess a page address that it also
  * fills with a DMA pattern; this target instead hands whole request pages
- * to the mailbox, so every input runs the request decoder, Read FIT and
- * the per-NVDIMM label functions.
+ * to the mailbox, so every input runs the request decoder, Read FIT, the
+ * per-NVDIMM label functions and (the machine has nvdimm-media-errors=on)
+ * the root device's scrub and error injection functions.
  *
  * The input is a list of commands separated by SEPARATOR.  The first byte
  * of a command picks its kind:
@@ -26,8 +27,9 @@
  *   handle 1: 128 KiB of labels; handle 2: no labels;
  *   handle 3: labels on a read-only backend (unarmed).
  *
- * Nothing is reset between inputs: label contents persist, which changes
- * data but not control flow, and a full reset costs more than the request.
+ * Nothing is reset between inputs: label contents and injected errors
+ * persist, which changes data but not control flow, and a full reset
+ * costs more than the request.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -82,7 +84,8 @@ static GString *nvdimm_fuzz_cmdline(FuzzTarget *t)
         create_backend(i);
     }
     g_string_append_printf(cmd,
-        " -machine pc,accel=qtest,nvdimm=on -m 512M,slots=4,maxmem=4G"
+        " -machine pc,accel=qtest,nvdimm=on,nvdimm-media-errors=on"
+        " -m 512M,slots=4,maxmem=4G"
         " -display none -nodefaults"
         " -object memory-backend-file,id=m0,share=on,mem-path=%s,size=%d"
         " -device nvdimm,id=nv0,memdev=m0,label-size=128K"

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Media errors with -machine nvdimm-media-errors=on, on a label-less
+# NVDIMM (namespace0.0, /dev/pmem0), driven by stock ndctl:
+#   inject   the host poisons sector VNV_SECTOR over QMP, notifying the
+#            guest: the kernel scrubs, the sector is a badblock, a read
+#            of it fails; writing it clears the error in QEMU too
+#   ndctl    ndctl inject-error poisons block VNV_BLOCK through the root
+#            _DSM (--status lists it), --uninject takes it back in QEMU
+#            and clear-errors clears the guest's badblock
+#   scrub    the host poisons sector VNV_QUIET without notifying: the
+#            guest sees it only after ndctl start-scrub / wait-scrub
+. /vnv-lib.sh
+
+PMEM=/dev/pmem0
+BADBLOCKS=/sys/block/pmem0/badblocks
+NS=namespace0.0
+
+# Through the page cache, so that the driver sees whole, aligned pages:
+# busybox dd's buffer is not page-aligned, and with O_DIRECT the kernel
+# splits one sector over two segments, too short to check or clear.
+
+# read_fails SECTOR: reading the sector fails
+read_fails() {
+    echo 3 > /proc/sys/vm/drop_caches
+    ! dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 2> /dev/null
+}
+
+# write_page SECTOR: write zeroes over the 4 KiB page that holds the
+# sector, down to the device (a smaller write would read the page first)
+write_page() {
+    dd if=/dev/zero of="$PMEM" bs=4096 seek=$(($1 / 8)) count=1 conv=fsync \
+        2> /dev/null
+}
+
+# read_sector SECTOR: read the sector from the device
+read_sector() {
+    echo 3 > /proc/sys/vm/drop_caches
+    dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 2> /dev/null
+}
+
+# wait_badblocks EXPECTED SECONDS: until the badblocks list is EXPECTED
+wait_badblocks() {
+    local n=0
+    while [ "$(cat "$BADBLOCKS")" != "$1" ] && [ "$n" -lt $(($2 * 4)) ]; do
+        sleep 0.25
+        n=$((n + 1))
+    done
+    [ "$(cat "$BADBLOCKS")" = "$1" ]
+}
+
+badblocks_now() {
+    cat "$BADBLOCKS" | tr '\n' ' ' | sed 's/ $//'
+}
+
+check pmem0 wait_path "$PMEM" 30
+expect dsm-mask "$(cat /sys/bus/nd/devices/ndbus0/nfit/dsm_mask 2>&1)" 0x3be
+check boot/wait-scrub ndctl wait-scrub
+expect boot/badblocks "$(badblocks_now)" ""
+
+wait_host inject 60
+check inject/badblock wait_badblocks "$VNV_SECTOR 1" 30
+expect inject/badblocks "$(badblocks_now)" "$VNV_SECTOR 1"
+check inject/list-media-errors sh -c \
+    "ndctl list -M -n $NS | grep -q '\"offset\":$VNV_SECTOR'"
+check inject/read-fails read_fails "$VNV_SECTOR"
+check inject/write-clears write_page "$VNV_SECTOR"
+expect inject/cleared "$(badblocks_now)" ""
+check inject/read-after-clear read_sector "$VNV_SECTOR"
+wait_host cleared 60
+
+check ndctl/inject ndctl inject-error --block="$VNV_BLOCK" --count=1 "$NS"
+expect ndctl/badblocks "$(badblocks_now)" "$VNV_BLOCK 1"
+check ndctl/status sh -c \
+    "ndctl inject-error --status $NS | grep -q '\"block\":$VNV_BLOCK'"
+check ndctl/read-fails read_fails "$VNV_BLOCK"
+wait_host ndctl-injected 60
+check ndctl/uninject ndctl inject-error --uninject --block="$VNV_BLOCK" \
+    --count=1 "$NS"
+wait_host ndctl-uninjected 60
+check ndctl/clear-errors ndctl clear-errors "$NS"
+expect ndctl/cleared "$(badblocks_now)" ""
+
+wait_host quiet 60
+sleep 2
+expect scrub/not-yet "$(badblocks_now)" ""
+check scrub/start ndctl start-scrub
+check scrub/wait ndctl wait-scrub
+check scrub/badblock wait_badblocks "$VNV_QUIET 1" 10
+expect scrub/badblocks "$(badblocks_now)" "$VNV_QUIET 1"
