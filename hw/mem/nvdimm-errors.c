@@ -21,6 +21,9 @@
 #include "qapi/qapi-commands-nvdimm.h"
 #include "qemu/nvdimm-utils.h"
 #include "migration/qemu-file-types.h"
+#include "monitor/hmp.h"
+#include "monitor/monitor.h"
+#include "qobject/qdict.h"
 #include "migration/vmstate.h"
 #include "trace.h"
 
@@ -295,6 +298,13 @@ static NVDIMMDevice *nvdimm_errors_device(const char *id, Error **errp)
                    " -machine nvdimm-media-errors=on");
         return NULL;
     }
+    /* The guest finds errors through the NFIT root device's _DSM */
+    if (!ms->nvdimms_state->dsm_mem) {
+        error_setg(errp, "machine type '%s' has no NFIT, so its guests"
+                   " cannot see NVDIMM media errors",
+                   object_get_typename(OBJECT(ms)));
+        return NULL;
+    }
     obj = object_resolve_path_component(peripheral, id);
     if (!obj) {
         error_setg(errp, "no device '%s'", id);
@@ -379,4 +389,44 @@ NvdimmErrorInfoList *qmp_query_nvdimm_errors(Error **errp)
     }
     g_slist_free(list);
     return head;
+}
+
+/* HMP */
+
+void hmp_nvdimm_inject_error(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+
+    qmp_nvdimm_inject_error(qdict_get_str(qdict, "id"),
+                            qdict_get_int(qdict, "offset"),
+                            qdict_get_int(qdict, "length"), true,
+                            !qdict_get_try_bool(qdict, "quiet", false), &err);
+    hmp_handle_error(mon, err);
+}
+
+void hmp_nvdimm_clear_error(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+
+    qmp_nvdimm_clear_error(qdict_get_str(qdict, "id"),
+                           qdict_get_int(qdict, "offset"),
+                           qdict_get_int(qdict, "length"), &err);
+    hmp_handle_error(mon, err);
+}
+
+void hmp_info_nvdimm_errors(Monitor *mon, const QDict *qdict)
+{
+    g_autoptr(NvdimmErrorInfoList) list = qmp_query_nvdimm_errors(NULL);
+    NvdimmErrorInfoList *dev;
+    NvdimmErrorRangeList *r;
+
+    for (dev = list; dev; dev = dev->next) {
+        monitor_printf(mon, "%s at 0x%" PRIx64 ":%s\n",
+                       dev->value->id ?: "(no id)", dev->value->addr,
+                       dev->value->errors ? "" : " no errors");
+        for (r = dev->value->errors; r; r = r->next) {
+            monitor_printf(mon, "  offset 0x%" PRIx64 " length 0x%" PRIx64
+                           "\n", r->value->offset, r->value->length);
+        }
+    }
 }

@@ -446,6 +446,29 @@ static void test_qmp_errors(void)
     vm_stop(&vm);
 }
 
+static void test_hmp(void)
+{
+    Vm vm = vm_start_on_errors();
+    g_autofree char *out = NULL, *listed = NULL, *cleared = NULL;
+    g_autofree char *bad = NULL;
+    Reply r;
+
+    out = qtest_hmp(vm.qts, "nvdimm_inject_error -q nv0 4096 512");
+    g_assert_cmpstr(out, ==, "");
+    listed = qtest_hmp(vm.qts, "info nvdimm-errors");
+    g_assert_nonnull(strstr(listed, "nv0 at 0x100000000:\r\n"
+                            "  offset 0x1000 length 0x200"));
+    /* -q: no event for the guest */
+    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
+    g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
+    g_free(qtest_hmp(vm.qts, "nvdimm_clear_error nv0 0 8192"));
+    cleared = qtest_hmp(vm.qts, "info nvdimm-errors");
+    g_assert_nonnull(strstr(cleared, "nv0 at 0x100000000: no errors"));
+    bad = qtest_hmp(vm.qts, "nvdimm_inject_error nv9 0 512");
+    g_assert_nonnull(strstr(bad, "no device 'nv9'"));
+    vm_stop(&vm);
+}
+
 /* Random root calls, plausible and not: each gets a reply, none hurts */
 static void test_random_requests(void)
 {
@@ -632,6 +655,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/ars/translate-spa", test_translate_spa);
     qtest_add_func("/nvdimm/ars/media-event", test_media_event);
     qtest_add_func("/nvdimm/ars/qmp-errors", test_qmp_errors);
+    qtest_add_func("/nvdimm/ars/hmp", test_hmp);
     qtest_add_func("/nvdimm/ars/random-requests", test_random_requests);
     qtest_add_func("/nvdimm/ars/migrate-errors", test_migrate_errors);
     qtest_add_func("/nvdimm/ars/migrate-none", test_migrate_none);
