@@ -5,8 +5,8 @@
 # bookworm packages only.  Nothing is installed on the host: the packages
 # are fetched with "apt-get download" and unpacked with "dpkg-deb -x".
 #
-# The initramfs holds busybox, ndctl, daxctl, mke2fs/e2fsck, the shared
-# libraries they need, the NVDIMM and ext4 kernel modules (with their
+# The initramfs holds busybox, ndctl, daxctl, mke2fs/e2fsck, filefrag, the
+# shared libraries they need, the NVDIMM and ext4 kernel modules (with their
 # dependencies, in load order) and the guest side of the test rig:
 # guest/init and guest/scenarios/.
 #
@@ -27,7 +27,8 @@ TOOL_PKGS=(busybox-static ndctl daxctl e2fsprogs)
 MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
          crc32c_generic ext4 virtio_pci virtio_pmem)
 # Binaries copied into the initramfs, with their libraries.
-BINARIES=(usr/bin/ndctl usr/bin/daxctl sbin/mke2fs sbin/e2fsck)
+BINARIES=(usr/bin/ndctl usr/bin/daxctl sbin/mke2fs sbin/e2fsck
+          usr/sbin/filefrag)
 LIBDIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64)
 
 log() { printf '[guest] %s\n' "$*"; }
