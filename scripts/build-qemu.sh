@@ -179,6 +179,12 @@ configure_and_build() {
         echo "${args[*]}" > "$bdir/vnv-configure.args"
     fi
     log "building ${bdir#"$build"/}: $goals"
+    # A meson.build that changed (a new test) regenerates build.ninja only
+    # when ninja runs; make would refuse the new goal before that.
+    ninja -C "$bdir" build.ninja > "$bdir/make-$what.log" 2>&1 || {
+        tail -n 30 "$bdir/make-$what.log" >&2
+        exit 1
+    }
     # shellcheck disable=SC2086
     make -C "$bdir" -j"${VNV_JOBS:-$(nproc)}" --no-print-directory $goals \
         > "$bdir/make-$what.log" 2>&1 || {
