@@ -102,7 +102,9 @@ static void dsm_call(QTestState *qts, uint32_t handle, uint32_t func,
     stl_le_p(req, handle);
     stl_le_p(req + 4, 1);
     stl_le_p(req + 8, func);
-    memcpy(req + 12, arg, arg_len);
+    if (arg_len) {
+        memcpy(req + 12, arg, arg_len);
+    }
     qtest_memwrite(qts, PAGE_ADDR, req, PAGE_SIZE_DSM);
     qtest_outl(qts, DOORBELL, PAGE_ADDR);
     qtest_memread(qts, PAGE_ADDR, r, sizeof(*r));
