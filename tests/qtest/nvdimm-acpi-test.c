@@ -609,6 +609,73 @@ static void test_mbox_label_roundtrip(void)
     mbox_vm_stop(&vm);
 }
 
+/* Start with an NVDIMM on a backend of TYPE (no file), with labels */
+static QTestState *backend_vm(const char *type, const char *extra)
+{
+    return qtest_initf(COMMON_ARGS "-object %s,id=m0,size=%d "
+                       "-device nvdimm,memdev=m0,id=nv0,label-size=128K %s",
+                       "", type, BACKEND_SIZE, extra);
+}
+
+static void migrate_to(QTestState *qts, const char *uri)
+{
+    QDict *resp;
+    bool done = false;
+
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate', 'arguments':"
+                             " {'uri': %s}}", uri);
+    while (!done) {
+        const char *status;
+
+        resp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        status = qdict_get_str(qdict_get_qdict(resp, "return"), "status");
+        g_assert_cmpstr(status, !=, "failed");
+        done = !strcmp(status, "completed");
+        qobject_unref(resp);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * The backends other than a file that the base lets an NVDIMM use:
+ * labels read back what was written, also after a migration.
+ */
+static void test_mbox_other_backends(void)
+{
+    static const char *types[] = { "memory-backend-ram",
+                                   "memory-backend-memfd" };
+    uint8_t data[512], back[512];
+    size_t i, j;
+
+    for (i = 0; i < ARRAY_SIZE(types); i++) {
+        g_autofree char *path = g_strdup_printf("%s/nvdimm-acpi-test-%d.mig",
+                                                g_get_tmp_dir(), getpid());
+        g_autofree char *uri = g_strdup_printf("file:%s", path);
+        g_autofree char *incoming = g_strdup_printf("-incoming %s", uri);
+        QTestState *src = backend_vm(types[i], "");
+        QTestState *dst;
+
+        for (j = 0; j < sizeof(data); j++) {
+            data[j] = g_test_rand_int();
+        }
+        g_assert_cmpuint(label_write(src, 1, 4096, sizeof(data), data,
+                                     sizeof(data)), ==, ST_SUCCESS);
+        g_assert_cmpuint(label_read(src, 1, 4096, sizeof(back), back), ==,
+                         ST_SUCCESS);
+        g_assert(!memcmp(data, back, sizeof(data)));
+        migrate_to(src, uri);
+        dst = backend_vm(types[i], incoming);
+        qtest_qmp_eventwait(dst, "RESUME");
+        memset(back, 0, sizeof(back));
+        g_assert_cmpuint(label_read(dst, 1, 4096, sizeof(back), back), ==,
+                         ST_SUCCESS);
+        g_assert(!memcmp(data, back, sizeof(data)));
+        qtest_quit(dst);
+        qtest_quit(src);
+        unlink(path);
+    }
+}
+
 static void test_mbox_fit(void)
 {
     MboxVm vm = mbox_vm_start();
@@ -809,6 +876,8 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/acpi/mbox/readonly", test_mbox_readonly);
     qtest_add_func("/nvdimm/acpi/mbox/label-roundtrip",
                    test_mbox_label_roundtrip);
+    qtest_add_func("/nvdimm/acpi/mbox/other-backends",
+                   test_mbox_other_backends);
     qtest_add_func("/nvdimm/acpi/mbox/fit", test_mbox_fit);
     qtest_add_func("/nvdimm/acpi/mbox/hotplug", test_mbox_hotplug);
     qtest_add_func("/nvdimm/acpi/mbox/fuzz", test_mbox_fuzz);
