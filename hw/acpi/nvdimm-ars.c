@@ -20,7 +20,6 @@
 #include "qemu/osdep.h"
 #include "qemu/log.h"
 #include "qapi/error.h"
-#include "qemu/nvdimm-utils.h"
 #include "hw/mem/nvdimm-errors.h"
 #include "hw/acpi/nvdimm-ars.h"
 #include "trace.h"
@@ -109,12 +108,16 @@ uint32_t nvdimm_ars_functions(NVDIMMState *state)
     return state->media_errors ? ARS_FUNCTIONS : 0;
 }
 
-/* -- The NVDIMMs, by guest physical address -- */
+/*
+ * -- The NVDIMMs, by guest physical address --
+ *
+ * From the mailbox's handle index (state->by_handle, rebuilt on each
+ * plug), not from a walk of the QOM tree on every call.
+ */
 
 static uint64_t nvdimm_spa_base(NVDIMMDevice *nvdimm)
 {
-    return object_property_get_uint(OBJECT(nvdimm), PC_DIMM_ADDR_PROP,
-                                    &error_abort);
+    return PC_DIMM(nvdimm)->addr;
 }
 
 static uint64_t nvdimm_spa_size(NVDIMMDevice *nvdimm)
@@ -130,28 +133,23 @@ static gint nvdimm_spa_compare(gconstpointer a, gconstpointer b)
     return base_a < base_b ? -1 : base_a > base_b;
 }
 
-/* The realized NVDIMMs with an error list, in address order */
-static GSList *nvdimm_ars_devices(void)
+/* The plugged NVDIMMs, in address order */
+static GList *nvdimm_ars_devices(NVDIMMState *state)
 {
-    GSList *list = nvdimm_get_device_list(), *l, *usable = NULL;
-
-    for (l = list; l; l = l->next) {
-        if (NVDIMM(l->data)->errors) {
-            usable = g_slist_prepend(usable, l->data);
-        }
-    }
-    g_slist_free(list);
-    return g_slist_sort(usable, nvdimm_spa_compare);
+    return g_list_sort(g_hash_table_get_values(state->by_handle),
+                       nvdimm_spa_compare);
 }
 
 /* The NVDIMM that holds all of [addr, addr + length), if one does */
-static NVDIMMDevice *nvdimm_holding(uint64_t addr, uint64_t length)
+static NVDIMMDevice *nvdimm_holding(NVDIMMState *state, uint64_t addr,
+                                    uint64_t length)
 {
-    g_autoptr(GSList) list = nvdimm_ars_devices();
-    GSList *l;
+    GHashTableIter iter;
+    gpointer value;
 
-    for (l = list; l; l = l->next) {
-        NVDIMMDevice *nvdimm = NVDIMM(l->data);
+    g_hash_table_iter_init(&iter, state->by_handle);
+    while (g_hash_table_iter_next(&iter, NULL, &value)) {
+        NVDIMMDevice *nvdimm = NVDIMM(value);
         uint64_t base = nvdimm_spa_base(nvdimm);
 
         if (addr >= base &&
@@ -170,11 +168,12 @@ static uint64_t arg64(const uint8_t *in, size_t offset)
 
 /* -- Query ARS Capabilities -- */
 
-static uint32_t ars_cap(const uint8_t *in, uint8_t *out, size_t *out_len)
+static uint32_t ars_cap(NVDIMMState *state, const uint8_t *in,
+                        uint8_t *out, size_t *out_len)
 {
     uint64_t addr = arg64(in, 0), length = arg64(in, 8);
 
-    if (!nvdimm_holding(addr, length)) {
+    if (!nvdimm_holding(state, addr, length)) {
         qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: ARS capabilities for"
                       " 0x%" PRIx64 "+0x%" PRIx64 ", not an NVDIMM range\n",
                       addr, length);
@@ -238,10 +237,10 @@ static void ars_scan_nvdimm(NVDIMMArs *ars, NVDIMMDevice *nvdimm)
  * them: an error cleared since the scrub started is not reported, or
  * Linux would mark it bad again after the write that cleared it.
  */
-static void ars_scrub(NVDIMMArs *ars)
+static void ars_scrub(NVDIMMState *state, NVDIMMArs *ars)
 {
-    g_autoptr(GSList) list = nvdimm_ars_devices();
-    GSList *l;
+    g_autoptr(GList) list = nvdimm_ars_devices(state);
+    GList *l;
 
     ars->nrecords = 0;
     ars->overflow = false;
@@ -283,7 +282,7 @@ static uint32_t ars_status(NVDIMMState *state, uint8_t *out, size_t *out_len)
     size_t records;
 
     if (ars->scrubbed) {
-        ars_scrub(ars);
+        ars_scrub(state, ars);
     }
     records = ars->nrecords * sizeof(NvdimmArsRecord);
     /* out_length counts the whole output, the status word included */
@@ -305,11 +304,11 @@ static uint32_t ars_status(NVDIMMState *state, uint8_t *out, size_t *out_len)
 
 /* -- Clear Uncorrectable Error -- */
 
-static uint32_t ars_clear_error(const uint8_t *in, uint8_t *out,
-                                size_t *out_len)
+static uint32_t ars_clear_error(NVDIMMState *state, const uint8_t *in,
+                                uint8_t *out, size_t *out_len)
 {
     uint64_t addr = arg64(in, 0), length = arg64(in, 8);
-    NVDIMMDevice *nvdimm = nvdimm_holding(addr, length);
+    NVDIMMDevice *nvdimm = nvdimm_holding(state, addr, length);
 
     if (!nvdimm || (addr | length) % ARS_CLEAR_UNIT) {
         qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: Clear Uncorrectable Error"
@@ -327,11 +326,11 @@ static uint32_t ars_clear_error(const uint8_t *in, uint8_t *out,
 
 /* -- Translate SPA -- */
 
-static uint32_t ars_translate_spa(const uint8_t *in, uint8_t *out,
-                                  size_t *out_len)
+static uint32_t ars_translate_spa(NVDIMMState *state, const uint8_t *in,
+                                  uint8_t *out, size_t *out_len)
 {
     uint64_t spa = arg64(in, 0), base;
-    NVDIMMDevice *nvdimm = nvdimm_holding(spa, 1);
+    NVDIMMDevice *nvdimm = nvdimm_holding(state, spa, 1);
 
     if (!nvdimm) {
         return ARS_STATUS_INVALID;
@@ -352,7 +351,7 @@ static uint32_t ars_translate_spa(const uint8_t *in, uint8_t *out,
 static uint32_t ars_inject(NVDIMMState *state, const uint8_t *in)
 {
     uint64_t addr = arg64(in, 0), length = arg64(in, 8);
-    NVDIMMDevice *nvdimm = nvdimm_holding(addr, length);
+    NVDIMMDevice *nvdimm = nvdimm_holding(state, addr, length);
     Error *err = NULL;
 
     if (!nvdimm || !nvdimm_errors_add(nvdimm, addr - nvdimm_spa_base(nvdimm),
@@ -370,10 +369,10 @@ static uint32_t ars_inject(NVDIMMState *state, const uint8_t *in)
     return ARS_STATUS_SUCCESS;
 }
 
-static uint32_t ars_inject_clear(const uint8_t *in)
+static uint32_t ars_inject_clear(NVDIMMState *state, const uint8_t *in)
 {
     uint64_t addr = arg64(in, 0), length = arg64(in, 8);
-    NVDIMMDevice *nvdimm = nvdimm_holding(addr, length);
+    NVDIMMDevice *nvdimm = nvdimm_holding(state, addr, length);
 
     if (!nvdimm) {
         return ARS_STATUS_INVALID;
@@ -403,11 +402,12 @@ static bool ars_list_injected(NVDIMMDevice *nvdimm,
     return true;
 }
 
-static uint32_t ars_inject_status(uint8_t *out, size_t *out_len)
+static uint32_t ars_inject_status(NVDIMMState *state, uint8_t *out,
+                                  size_t *out_len)
 {
-    g_autoptr(GSList) devices = nvdimm_ars_devices();
+    g_autoptr(GList) devices = nvdimm_ars_devices(state);
     InjectList list = { .out = out };
-    GSList *l;
+    GList *l;
 
     for (l = devices; l; l = l->next) {
         NVDIMMDevice *nvdimm = NVDIMM(l->data);
@@ -436,21 +436,21 @@ uint32_t nvdimm_ars_call(NVDIMMState *state, uint32_t function,
     }
     switch (function) {
     case ARS_FN_CAP:
-        return ars_cap(in, out, out_len);
+        return ars_cap(state, in, out, out_len);
     case ARS_FN_START:
         return ars_start(state, in, out, out_len);
     case ARS_FN_STATUS:
         return ars_status(state, out, out_len);
     case ARS_FN_CLEAR_ERROR:
-        return ars_clear_error(in, out, out_len);
+        return ars_clear_error(state, in, out, out_len);
     case ARS_FN_TRANSLATE_SPA:
-        return ars_translate_spa(in, out, out_len);
+        return ars_translate_spa(state, in, out, out_len);
     case ARS_FN_INJECT:
         return ars_inject(state, in);
     case ARS_FN_INJECT_CLEAR:
-        return ars_inject_clear(in);
+        return ars_inject_clear(state, in);
     case ARS_FN_INJECT_STATUS:
-        return ars_inject_status(out, out_len);
+        return ars_inject_status(state, out, out_len);
     default:
         return ARS_STATUS_UNSUPPORTED;
     }

@@ -147,9 +147,7 @@ static uint32_t nvdimm_slot_to_handle(int slot)
 
 uint32_t nvdimm_acpi_device_handle(NVDIMMDevice *nvdimm)
 {
-    return nvdimm_slot_to_handle(object_property_get_int(OBJECT(nvdimm),
-                                                         PC_DIMM_SLOT_PROP,
-                                                         &error_abort));
+    return nvdimm_slot_to_handle(PC_DIMM(nvdimm)->slot);
 }
 
 /* SPA range and control region indexes: two per handle, never 0 */

@@ -263,8 +263,7 @@ static const VMStateDescription vmstate_nvdimm_errors = {
 
 void nvdimm_errors_realize(NVDIMMDevice *nvdimm)
 {
-    int slot = object_property_get_int(OBJECT(nvdimm), PC_DIMM_SLOT_PROP,
-                                       &error_abort);
+    int slot = PC_DIMM(nvdimm)->slot;
 
     nvdimm->errors = g_new0(NVDIMMMediaErrors, 1);
     nvdimm->errors->owner = nvdimm;
@@ -365,8 +364,7 @@ static NvdimmErrorInfo *nvdimm_errors_info(NVDIMMDevice *nvdimm)
     guint i;
 
     info->id = g_strdup(dev->id);
-    info->addr = object_property_get_uint(OBJECT(nvdimm), PC_DIMM_ADDR_PROP,
-                                          &error_abort);
+    info->addr = PC_DIMM(nvdimm)->addr;
     for (i = 0; i < ranges->len; i++) {
         NvdimmErrorRange *r = g_new(NvdimmErrorRange, 1);
 
