@@ -396,15 +396,16 @@ all_jobs() {
     done
 }
 
-# The guest consoles that the guest suites printed after a failed case
-# (rig.py's print_console): a CI run's scratch folder is gone afterwards.
+# The guest consoles and Python tracebacks that the guest suites printed
+# after a failed case (rig.py's print_console and _report_crash): a CI
+# run's scratch folder is gone afterwards.
 print_failed_consoles() {
     local lines
     lines=$(cat "$top"/build/logs/jobs/*.log 2> /dev/null |
-        grep '^# console ' | tail -n "$CONSOLE_LINES_MAX")
+        grep -E '^# (console|traceback) ' | tail -n "$CONSOLE_LINES_MAX")
     if [ -n "$lines" ]; then
-        echo "Guest consoles around the failures:"
-        echo "$lines" | sed 's/^# console /  /'
+        echo "Guest consoles and tracebacks around the failures:"
+        echo "$lines" | sed -E 's/^# (console|traceback) /  /'
     fi
 }
 

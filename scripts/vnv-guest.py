@@ -169,7 +169,10 @@ class QMP:
         self.command("qmp_capabilities")
 
     def _receive(self):
-        line = self._file.readline()
+        try:
+            line = self._file.readline()
+        except OSError as e:            # a timeout, or QEMU went away
+            raise GuestError("QMP: %s" % (e or type(e).__name__)) from e
         if not line:
             raise GuestError("QMP connection closed")
         return json.loads(line)
@@ -178,8 +181,11 @@ class QMP:
         msg = {"execute": cmd}
         if args:
             msg["arguments"] = args
-        self._file.write(json.dumps(msg).encode() + b"\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(msg).encode() + b"\n")
+            self._file.flush()
+        except OSError as e:
+            raise GuestError("QMP %s: %s" % (cmd, e)) from e
         while True:
             reply = self._receive()
             if "event" in reply:
@@ -374,7 +380,11 @@ class Guest:
         deadline = time.monotonic() + timeout
         ack = r"VNV-GOT %s$" % re.escape(tag)
         while time.monotonic() < deadline:
-            self._ctl.sendall(("GO %s\n" % tag).encode())
+            try:
+                self._ctl.sendall(("GO %s\n" % tag).encode())
+            except OSError as e:        # QEMU closed the serial socket
+                raise GuestError("%s: GO %s: %s:\n%s"
+                                 % (self.name, tag, e, self.tail())) from e
             i, m = self.console.wait_for(ack, self._cursor,
                                          time.monotonic() + 1, self.alive)
             if m is not None:

@@ -18,6 +18,7 @@ import importlib.util
 import os
 import shutil
 import sys
+import traceback
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -92,6 +93,23 @@ class Suite:
         os.makedirs(self.workdir)
         self.passed = 0
         self.failed = 0
+        self.last_guest = None
+        sys.excepthook = self._report_crash
+
+    def _report_crash(self, exc_type, exc, tb):
+        """Report an exception no case caught as a failed case.
+
+        Its traceback and the console of the last guest go to stdout:
+        check.sh repeats them, and a CI run keeps nothing else.
+        """
+        self.report(self.name + "/exception", False,
+                    "".join(traceback.format_exception_only(exc_type, exc))
+                    .strip())
+        for text in traceback.format_exception(exc_type, exc, tb):
+            for line in text.splitlines():
+                print("# traceback %s| %s" % (self.name, line), flush=True)
+        if self.last_guest is not None:
+            self.print_console(self.name + "/last-guest", self.last_guest)
 
     def path(self, filename):
         return os.path.join(self.workdir, filename)
@@ -112,9 +130,11 @@ class Suite:
         """A Guest of this suite's QEMU (or QEMU), logging under PREFIX."""
         echo = (lambda line: print(line, file=sys.stderr)) \
             if self.verbose else None
-        return Guest(scenario, qemu=qemu or self.qemu, echo=echo,
-                     name=prefix.replace("/", "-"),
-                     logdir=os.path.join(self.workdir, "logs"), **kwargs)
+        self.last_guest = Guest(scenario, qemu=qemu or self.qemu, echo=echo,
+                                name=prefix.replace("/", "-"),
+                                logdir=os.path.join(self.workdir, "logs"),
+                                **kwargs)
+        return self.last_guest
 
     def boot(self, prefix, scenario, timeout=120, **kwargs):
         """Boot, run SCENARIO to the end, report its cases under PREFIX.
