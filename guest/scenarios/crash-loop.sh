@@ -60,10 +60,8 @@ remove_leftovers() {
     done < /tmp/namespaces
 }
 
-# create_b MODE: print ndctl's JSON of a new namespace B.  A refusal right
-# after a restart is retried once with the region re-probed (seen: ENOSPC
-# on the first create after a leftover from a kill during create was
-# destroyed); the host counts the retries.
+# create_b MODE: print ndctl's JSON of a new namespace B.  A refusal is
+# a failure; what the region looked like goes to the console with it.
 create_b() {
     local out
     if out=$(ndctl create-namespace -m "$1" -s "$B_SIZE" -r region0 2>&1)
@@ -71,11 +69,10 @@ create_b() {
         echo "$out"
         return 0
     fi
-    info "create-retry: $(echo "$out" | tail -n 1);" \
-        "$(ndctl list -RN | tr -d ' \n')"
-    ndctl disable-region all > /dev/null 2>&1
-    ndctl enable-region all > /dev/null 2>&1
-    ndctl create-namespace -m "$1" -s "$B_SIZE" -r region0 2>&1
+    info "create refused: $(echo "$out" | tail -n 1);" \
+        "$(ndctl list -RNu | tr -d ' \n')"
+    echo "$out"
+    return 1
 }
 
 # b_offset NAME: where the kernel placed namespace NAME, in bytes from the

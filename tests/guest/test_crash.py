@@ -87,7 +87,6 @@ class CrashRun:
                                 (BACKEND_SIZE // MiB))
         self.token = self.a_uuid = self.a_sum = None
         self.phases = {}
-        self.retries = 0
         self.known = []
         self.overlaps = {}        # kill -> offsets of Bs placed over A
         self.skipped = set()      # kills whose boot ran on a lost A
@@ -141,8 +140,6 @@ class CrashRun:
         """The loop's phase when kill n landed; also notes every B that
         the guest kernel placed over A during that boot."""
         phase = None
-        self.retries += sum("VNV-INFO create-retry" in line
-                            for line in g.lines())
         for line in g.lines():
             if "VNV-INFO phase=" in line:
                 phase = line.split("phase=", 1)[1].split()[0]
@@ -217,10 +214,8 @@ class CrashRun:
         self.suite.check("crash/survived", survived == tested,
                          "%d of %d kills" % (survived, tested))
         print("# crash: %d of %d tested kills survived (killed during: %s);"
-              " %d creates retried after a region re-probe; namespace A"
-              " lost by the guest kernel after kills %s"
-              % (survived, tested, counts, self.retries,
-                 self.known or "none"), flush=True)
+              " namespace A lost by the guest kernel after kills %s"
+              % (survived, tested, counts, self.known or "none"), flush=True)
 
     def kernel_lost_a(self, n, problems):
         """Whether kill n's problems are all the guest kernel's loss of A:
