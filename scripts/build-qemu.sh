@@ -61,6 +61,10 @@ ADDED=(
     include/hw/mem/nvdimm-errors.h
     hw/acpi/nvdimm-ars.c
     hw/acpi/nvdimm-ars.h
+    hw/mem/nvdimm-health.c
+    include/hw/mem/nvdimm-health.h
+    hw/acpi/nvdimm-smart.c
+    hw/acpi/nvdimm-smart.h
 )
 
 CONFIGURE_FLAGS=(

@@ -289,8 +289,6 @@ void nvdimm_errors_unrealize(NVDIMMDevice *nvdimm)
 static NVDIMMDevice *nvdimm_errors_device(const char *id, Error **errp)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
-    Object *peripheral = machine_get_container("peripheral");
-    Object *obj;
 
     if (!ms->nvdimms_state || !ms->nvdimms_state->media_errors) {
         error_setg(errp, "NVDIMM media errors are off: start QEMU with"
@@ -304,16 +302,7 @@ static NVDIMMDevice *nvdimm_errors_device(const char *id, Error **errp)
                    object_get_typename(OBJECT(ms)));
         return NULL;
     }
-    obj = object_resolve_path_component(peripheral, id);
-    if (!obj) {
-        error_setg(errp, "no device '%s'", id);
-        return NULL;
-    }
-    if (!object_dynamic_cast(obj, TYPE_NVDIMM) || !NVDIMM(obj)->errors) {
-        error_setg(errp, "device '%s' is not a realized NVDIMM", id);
-        return NULL;
-    }
-    return NVDIMM(obj);
+    return nvdimm_find(id, errp);
 }
 
 static bool nvdimm_errors_qmp_range(NVDIMMDevice *nvdimm, const char *id,

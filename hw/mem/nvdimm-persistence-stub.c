@@ -31,3 +31,13 @@ void qmp_nvdimm_clear_error(const char *id, uint64_t offset, uint64_t length,
 {
     error_setg(errp, "this QEMU is built without NVDIMM support");
 }
+
+void qmp_nvdimm_set_health(NvdimmHealthSettings *settings, Error **errp)
+{
+    error_setg(errp, "this QEMU is built without NVDIMM support");
+}
+
+NvdimmHealthInfoList *qmp_query_nvdimm_health(Error **errp)
+{
+    return NULL;
+}

@@ -23,8 +23,10 @@
 #include "hw/mem/nvdimm-persistence.h"
 #include "hw/mem/nvdimm-flush.h"
 #include "hw/mem/nvdimm-errors.h"
+#include "hw/mem/nvdimm-health.h"
 #include "hw/mem/nvdimm-labels.h"
 #include "hw/mem/memory-device.h"
+#include "hw/boards.h"
 #include "hw/qdev-properties.h"
 #include "system/hostmem.h"
 #include "trace.h"
@@ -166,6 +168,23 @@ static MemoryRegion *nvdimm_md_get_memory_region(MemoryDeviceState *md,
     return nvdimm->nvdimm_mr;
 }
 
+/* The monitor commands name an NVDIMM by its device id */
+NVDIMMDevice *nvdimm_find(const char *id, Error **errp)
+{
+    Object *obj = object_resolve_path_component(
+        machine_get_container("peripheral"), id);
+
+    if (!obj) {
+        error_setg(errp, "no device '%s'", id);
+        return NULL;
+    }
+    if (!object_dynamic_cast(obj, TYPE_NVDIMM) || !DEVICE(obj)->realized) {
+        error_setg(errp, "device '%s' is not a realized NVDIMM", id);
+        return NULL;
+    }
+    return NVDIMM(obj);
+}
+
 /* pc-dimm has checked the memdev; finish the layout, then the subclass */
 static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
 {
@@ -184,9 +203,13 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
     if (nvdimm->flush_hints && !nvdimm_flush_hints_realize(nvdimm, errp)) {
         return;
     }
+    if (!nvdimm_health_realize(nvdimm, errp)) {
+        return;
+    }
     if (nvc->realize) {
         nvc->realize(nvdimm, errp);
         if (*errp) {
+            nvdimm_health_unrealize(nvdimm);
             return;
         }
     }
@@ -203,6 +226,7 @@ static void nvdimm_unrealize(PCDIMMDevice *dimm)
     }
     nvdimm_flush_hints_unrealize(NVDIMM(dimm));
     nvdimm_errors_unrealize(NVDIMM(dimm));
+    nvdimm_health_unrealize(NVDIMM(dimm));
 }
 
 /* Label hooks */
@@ -410,6 +434,8 @@ static const Property nvdimm_properties[] = {
                      false),
     DEFINE_PROP_BOOL(NVDIMM_LABEL_OVERWRITE_PROP, NVDIMMDevice,
                      label_overwrite, false),
+    DEFINE_PROP_STRING(NVDIMM_SHUTDOWN_RECORD_PROP, NVDIMMDevice,
+                       shutdown_record),
 };
 
 static void nvdimm_class_add_properties(ObjectClass *oc)

@@ -31,6 +31,7 @@ OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
 
 typedef struct NVDIMMFlushHints NVDIMMFlushHints;
 typedef struct NVDIMMMediaErrors NVDIMMMediaErrors;
+typedef struct NVDIMMHealth NVDIMMHealth;
 
 /*
  * An NVDIMM: a pc-dimm whose backend ends with an optional namespace
@@ -48,6 +49,7 @@ struct NVDIMMDevice {
     bool require_persistence;   /* refuse unless writes persist */
     bool flush_hints;           /* NFIT flush hint (nvdimm-flush.c) */
     bool label_overwrite;       /* labels may replace guest data */
+    char *shutdown_record;      /* file of the unsafe-shutdown count */
 
     /* public: derived from the backend when the device is plugged */
     MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */
@@ -55,6 +57,7 @@ struct NVDIMMDevice {
     bool readonly;              /* ROM backend; label writes refused */
     NVDIMMFlushHints *flush;    /* with flush_hints: nvdimm-flush.c */
     NVDIMMMediaErrors *errors;  /* poisoned ranges: nvdimm-errors.c */
+    NVDIMMHealth *health;       /* SMART state: nvdimm-health.c */
 };
 
 struct NVDIMMClass {
@@ -100,6 +103,8 @@ typedef struct NVDIMMFitBuffer {
  *                offers Address Range Scrub and error injection
  * @media_error_event: new media errors wait for the guest's _FIT to
  *                     raise Notify(0x81) on the root device
+ * @health: -machine nvdimm-health=on: each NVDIMM's _DSM offers the Intel
+ *          health (SMART) functions, and health events notify it
  * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
  * @fit_buf: the FIT served to the guest's _FIT method
  * @by_handle: NFIT handle -> NVDIMMDevice, rebuilt with the FIT on each plug
@@ -116,6 +121,7 @@ typedef struct NVDIMMState {
     bool compact_ssdt;          /* -machine nvdimm-compact-ssdt=on */
     bool media_errors;
     bool media_error_event;
+    bool health;
 
     GArray *dsm_mem;
     NVDIMMFitBuffer fit_buf;
@@ -125,6 +131,9 @@ typedef struct NVDIMMState {
     MemoryRegion io_mr;
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;
+
+/* The realized NVDIMM whose device id is @id, or an error naming it */
+NVDIMMDevice *nvdimm_find(const char *id, Error **errp);
 
 /*
  * The ACPI side, hw/acpi/nvdimm.c (stubbed when CONFIG_ACPI_NVDIMM is off).
