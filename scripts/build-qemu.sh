@@ -84,7 +84,8 @@ QTESTS=(tests/qtest/nvdimm-device-test tests/qtest/nvdimm-acpi-test)
 # Tests of features the reference does not have: not built there.
 OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
                   tests/qtest/nvdimm-flush-test
-                  tests/qtest/nvdimm-ars-test)
+                  tests/qtest/nvdimm-ars-test
+                  tests/qtest/nvdimm-health-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # QEMU's own qtests that make check runs on ours and on the reference
 BASE_QTESTS=(tests/qtest/bios-tables-test)

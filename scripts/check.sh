@@ -24,7 +24,8 @@ ours="$top/build/qemu/qemu-system-x86_64"
 ref="$top/build/reference/qemu-system-x86_64"
 QTESTS=(nvdimm-device-test nvdimm-acpi-test)
 # Tests of features the reference does not have: run against ours only.
-OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test nvdimm-ars-test)
+OURS_ONLY_QTESTS=(nvdimm-persistence-test nvdimm-flush-test nvdimm-ars-test
+                  nvdimm-health-test)
 NFIT_DUMPS="$top/build/nfit-identity"
 # At most this many guest console lines under the list of failures
 CONSOLE_LINES_MAX=120
@@ -217,8 +218,8 @@ suite_hardening() {
         --reference "$ref"
 }
 
-# The NVDIMM qtests and the labels, hotplug and media_errors guest suites
-# on the clang ASan and UBSan build (build/qemu-san).  Every sanitizer
+# The NVDIMM qtests and the labels, hotplug, media_errors and health guest
+# suites on the clang ASan and UBSan build (build/qemu-san).  Every sanitizer
 # report goes to a file in build/logs/sanitizers/; an ASan or UBSan report
 # fails the suite, and so does a leak whose stack passes through our code.  Leaks
 # only in the base (QEMU frees little at exit) are counted, not failed:
@@ -226,7 +227,7 @@ suite_hardening() {
 # guest suites.
 SANITIZER_DIR="$top/build/logs/sanitizers"
 SAN_BUILD="$top/build/qemu-san"
-ASAN_GUEST_SUITES=(${VNV_ASAN_GUEST_SUITES-labels hotplug media_errors})
+ASAN_GUEST_SUITES=(${VNV_ASAN_GUEST_SUITES-labels hotplug media_errors health})
 # Our code, as leak stacks name it
 OUR_FRAMES='nvdimm|hostmem-file'
 
@@ -359,6 +360,7 @@ JOBS=(
     guest_labels
     guest_detect
     guest_media_errors
+    guest_health
     asan_verdict
     fuzz:build_san
     hardening

@@ -324,6 +324,7 @@ static bool record_store(NVDIMMHealth *h, bool in_use, Error **errp)
 
     trace_nvdimm_health_record(h->record, h->shutdown_count, in_use);
     if (!g_file_set_contents_full(h->record, text, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
                                   G_FILE_SET_CONTENTS_DURABLE, 0644,
                                   &gerr)) {
         error_setg(errp, "nvdimm '%s': %s '%s' cannot be written: %s",

@@ -52,6 +52,15 @@ SEEDS = {
                  request(QEMU, 1, struct.pack("<I", 0x40))],
     "read-fit-beyond": [request(QEMU, 1, struct.pack("<I", 0x10000))],
     "qemu-unknown": [request(QEMU, 7)],
+    "smart": [request(LABELS, 1), request(NO_LABELS, 2),
+              request(READ_ONLY, 10, b"\x01")],
+    "smart-set-threshold": [
+        request(LABELS, 17, struct.pack("<HBHH", 7, 20, 70 * 16, 0x8010),
+                revision=2)],
+    "smart-inject": [
+        request(LABELS, 18, struct.pack("<QBHBBBB", 0xf, 1, 60 * 16, 1, 5,
+                                        1, 1), revision=2)],
+    "health-events": [request(QEMU, 3)],
     "ring-anywhere": [bytes([RING]) + struct.pack("<I", 0xfffff000),
                       bytes([RING]) + struct.pack("<I", 0x1ffff800)],
     "odd-sizes": [bytes([ODD_SIZE]) + struct.pack("<I", 0x300000)],

@@ -7,14 +7,11 @@
  */
 
 #include "qemu/osdep.h"
-#include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "nvdimm-qtest.h"
 
-#define PAGE_ADDR       0x300000ULL
-#define PAGE_SIZE_DSM   4096
-#define DOORBELL        0x0a18
 #define BACKEND_SIZE    (64 * 1024 * 1024)
 /* The first NVDIMM of a pc machine with 512M of RAM and maxmem=4G */
 #define NV_BASE         0x100000000ULL
@@ -41,12 +38,6 @@
 #define MAX_STATUS_OUT  4080
 #define MAX_RECORDS     168
 #define CLEAR_UNIT      256
-
-typedef struct Reply {
-    uint32_t length;
-    uint32_t status;
-    uint8_t data[PAGE_SIZE_DSM - 8];
-} Reply;
 
 typedef struct Vm {
     QTestState *qts;
@@ -95,26 +86,14 @@ static void vm_stop(Vm *vm)
 }
 
 static void dsm_call(QTestState *qts, uint32_t handle, uint32_t func,
-                     const void *arg, size_t arg_len, Reply *r)
+                     const void *arg, size_t arg_len, NvdimmReply *r)
 {
-    g_autofree uint8_t *req = g_malloc0(PAGE_SIZE_DSM);
-
-    stl_le_p(req, handle);
-    stl_le_p(req + 4, 1);
-    stl_le_p(req + 8, func);
-    if (arg_len) {
-        memcpy(req + 12, arg, arg_len);
-    }
-    qtest_memwrite(qts, PAGE_ADDR, req, PAGE_SIZE_DSM);
-    qtest_outl(qts, DOORBELL, PAGE_ADDR);
-    qtest_memread(qts, PAGE_ADDR, r, sizeof(*r));
-    r->length = le32_to_cpu(r->length);
-    r->status = le32_to_cpu(r->status);
+    nvdimm_dsm_call(qts, handle, 1, func, arg, arg_len, r);
 }
 
 /* A root function whose input is an address and a length */
 static uint32_t root_range(QTestState *qts, uint32_t func, uint64_t addr,
-                           uint64_t length, Reply *r)
+                           uint64_t length, NvdimmReply *r)
 {
     uint8_t arg[24] = { 0 };
 
@@ -127,7 +106,7 @@ static uint32_t root_range(QTestState *qts, uint32_t func, uint64_t addr,
 static uint32_t ars_start(QTestState *qts, uint64_t addr, uint64_t length)
 {
     uint8_t arg[24] = { 0 };
-    Reply r;
+    NvdimmReply r;
 
     stq_le_p(arg, addr);
     stq_le_p(arg + 8, length);
@@ -137,19 +116,19 @@ static uint32_t ars_start(QTestState *qts, uint64_t addr, uint64_t length)
     return r.status;
 }
 
-static uint32_t ars_status(QTestState *qts, Reply *r)
+static uint32_t ars_status(QTestState *qts, NvdimmReply *r)
 {
     dsm_call(qts, ROOT_HANDLE, FN_STATUS, NULL, 0, r);
     return r->status;
 }
 
 /* Record @i of a Query ARS Status reply (the header is 44 data bytes) */
-static uint64_t record_addr(const Reply *r, int i)
+static uint64_t record_addr(const NvdimmReply *r, int i)
 {
     return ldq_le_p(r->data + 44 + i * 24 + 8);
 }
 
-static uint64_t record_length(const Reply *r, int i)
+static uint64_t record_length(const NvdimmReply *r, int i)
 {
     return ldq_le_p(r->data + 44 + i * 24 + 16);
 }
@@ -210,7 +189,7 @@ static void test_off(void)
 {
     Vm vm = vm_start("");
     g_autofree char *err = NULL;
-    Reply r;
+    NvdimmReply r;
 
     dsm_call(vm.qts, ROOT_HANDLE, 0, NULL, 0, &r);
     g_assert_cmpuint(r.length, ==, 8);
@@ -227,7 +206,7 @@ static void test_off(void)
 static void test_capabilities(void)
 {
     Vm vm = vm_start_on_errors();
-    Reply r;
+    NvdimmReply r;
 
     dsm_call(vm.qts, ROOT_HANDLE, 0, NULL, 0, &r);
     g_assert_cmphex(r.status, ==, ALL_FUNCTIONS);
@@ -251,7 +230,7 @@ static void test_scrub(void)
 {
     Vm vm = vm_start_on_errors();
     g_autofree char *listed = NULL;
-    Reply r;
+    NvdimmReply r;
 
     /* Before any scrub: "no ARS performed", a header and no records */
     g_assert_cmphex(ars_status(vm.qts, &r), ==, EXT_NO_ARS);
@@ -295,7 +274,7 @@ static void test_scrub_overflow(void)
 {
     Vm vm = vm_start_on_errors();
     int i, n = MAX_RECORDS + 32;
-    Reply r;
+    NvdimmReply r;
 
     for (i = 0; i < n; i++) {
         inject(vm.qts, i * 0x2000, 512);
@@ -323,7 +302,7 @@ static void test_clear(void)
 {
     Vm vm = vm_start_on_errors();
     g_autofree char *after = NULL;
-    Reply r;
+    NvdimmReply r;
 
     inject(vm.qts, 0x1000, 0x1000);
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1400, 0x200,
@@ -353,7 +332,7 @@ static void test_inject_functions(void)
     Vm vm = vm_start_on_errors();
     g_autofree char *listed = NULL, *empty = NULL;
     uint8_t arg[24] = { 0 };
-    Reply r;
+    NvdimmReply r;
 
     stq_le_p(arg, NV_BASE + 0x8000);
     stq_le_p(arg + 8, 256);
@@ -391,7 +370,7 @@ static void test_translate_spa(void)
 {
     Vm vm = vm_start_on_errors();
     uint8_t arg[8];
-    Reply r;
+    NvdimmReply r;
 
     stq_le_p(arg, NV_BASE + 0x12345);
     dsm_call(vm.qts, ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
@@ -410,7 +389,7 @@ static void test_translate_spa(void)
 static void test_media_event(void)
 {
     Vm vm = vm_start_on_errors();
-    Reply r;
+    NvdimmReply r;
 
     dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
     g_assert_cmphex(r.status, ==, ST_SUCCESS);
@@ -453,7 +432,7 @@ static void test_hmp(void)
     Vm vm = vm_start_on_errors();
     g_autofree char *out = NULL, *listed = NULL, *cleared = NULL;
     g_autofree char *bad = NULL;
-    Reply r;
+    NvdimmReply r;
 
     out = qtest_hmp(vm.qts, "nvdimm_inject_error -q nv0 4096 512");
     g_assert_cmpstr(out, ==, "");
@@ -477,7 +456,7 @@ static void test_random_requests(void)
     Vm vm = vm_start_on_errors();
     g_autoptr(GRand) rng = g_rand_new_with_seed(0x4a52);
     uint8_t arg[24];
-    Reply r;
+    NvdimmReply r;
     int i, j;
 
     for (i = 0; i < 3000; i++) {
@@ -494,7 +473,7 @@ static void test_random_requests(void)
         }
         dsm_call(vm.qts, ROOT_HANDLE, func, arg, sizeof(arg), &r);
         g_assert_cmpuint(r.length, >=, 8);
-        g_assert_cmpuint(r.length, <=, PAGE_SIZE_DSM);
+        g_assert_cmpuint(r.length, <=, NVDIMM_PAGE_SIZE);
     }
     /* Still answering, and the list is consistent */
     g_free(listed_errors(vm.qts));
@@ -502,37 +481,6 @@ static void test_random_requests(void)
 }
 
 /* ---- migration ---- */
-
-static void migrate_to_file(QTestState *qts, const char *path)
-{
-    QDict *resp;
-    const char *status;
-    g_autofree char *uri = g_strdup_printf("file:%s", path);
-
-    resp = qtest_qmp(qts, "{'execute': 'migrate', 'arguments':"
-                     " {'uri': %s}}", uri);
-    qobject_unref(resp);
-    for (;;) {
-        resp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
-        status = qdict_get_str(qdict_get_qdict(resp, "return"), "status");
-        if (!strcmp(status, "completed")) {
-            qobject_unref(resp);
-            return;
-        }
-        g_assert_cmpstr(status, !=, "failed");
-        qobject_unref(resp);
-        g_usleep(10 * 1000);
-    }
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-    g_autofree char *data = NULL;
-    gsize len;
-
-    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
-    return memmem(data, len, needle, strlen(needle)) != NULL;
-}
 
 static char *stream_path(void)
 {
@@ -551,8 +499,8 @@ static void test_migrate_errors(void)
     inject(src.qts, 0x1000, 512);
     inject(src.qts, 0x10000, 0x1000);
     want = listed_errors(src.qts);
-    migrate_to_file(src.qts, path);
-    g_assert_true(file_has(path, "nvdimm/media-errors"));
+    nvdimm_migrate_to_file(src.qts, path);
+    g_assert_true(nvdimm_file_has(path, "nvdimm/media-errors"));
     dst = vm_start_on(src.backend, ",nvdimm-media-errors=on", incoming);
     qtest_qmp_eventwait(dst, "RESUME");
     got = listed_errors(dst);
@@ -568,8 +516,8 @@ static void test_migrate_none(void)
     Vm src = vm_start_on_errors();
     g_autofree char *path = stream_path();
 
-    migrate_to_file(src.qts, path);
-    g_assert_false(file_has(path, "nvdimm/media-errors"));
+    nvdimm_migrate_to_file(src.qts, path);
+    g_assert_false(nvdimm_file_has(path, "nvdimm/media-errors"));
     unlink(path);
     vm_stop(&src);
 }
@@ -590,12 +538,10 @@ static void load_corrupted(const char *backend, const char *path,
 {
     g_autofree char *data = NULL;
     g_autofree char *bad = g_strdup_printf("%s.bad", path);
-    g_autofree char *uri = g_strdup_printf("file:%s", bad);
     gsize len;
     size_t off;
     g_autofree char *status = NULL;
     QTestState *dst;
-    QDict *resp;
 
     g_assert_true(g_file_get_contents(path, &data, &len, NULL));
     off = section_data(data, len) + at;
@@ -606,18 +552,7 @@ static void load_corrupted(const char *backend, const char *path,
     }
     g_assert_true(g_file_set_contents(bad, data, len, NULL));
     dst = vm_start_on(backend, ",nvdimm-media-errors=on", "-incoming defer");
-    qtest_qmp_assert_success(dst, "{'execute': 'migrate-incoming',"
-                             " 'arguments': {'uri': %s,"
-                             " 'exit-on-error': false}}", uri);
-    do {
-        g_free(status);
-        g_usleep(10 * 1000);
-        resp = qtest_qmp(dst, "{'execute': 'query-migrate'}");
-        status = g_strdup(qdict_get_try_str(qdict_get_qdict(resp, "return"),
-                                            "status") ?: "none");
-        qobject_unref(resp);
-    } while (!strcmp(status, "active") || !strcmp(status, "none") ||
-             !strcmp(status, "setup"));
+    status = nvdimm_migrate_from_file(dst, bad);
     g_assert_cmpstr(status, ==, "failed");
     qtest_quit(dst);
     unlink(bad);
@@ -631,7 +566,7 @@ static void test_migrate_hostile(void)
 
     inject(src.qts, 0x1000, 512);
     inject(src.qts, 0x10000, 0x1000);
-    migrate_to_file(src.qts, path);
+    nvdimm_migrate_to_file(src.qts, path);
     /* count, then offset and length of each range */
     load_corrupted(src.backend, path, 0, 0xffffffff, 4);
     load_corrupted(src.backend, path, 4 + 16, 0x1100, 8);

@@ -8,8 +8,9 @@
  * the doorbell too, but it has to guess a page address that it also
  * fills with a DMA pattern; this target instead hands whole request pages
  * to the mailbox, so every input runs the request decoder, Read FIT, the
- * per-NVDIMM label functions and (the machine has nvdimm-media-errors=on)
- * the root device's scrub and error injection functions.
+ * per-NVDIMM label and health (SMART) functions and the root device's
+ * scrub and error injection functions (the machine has
+ * nvdimm-media-errors=on and nvdimm-health=on).
  *
  * The input is a list of commands separated by SEPARATOR.  The first byte
  * of a command picks its kind:
@@ -84,7 +85,8 @@ static GString *nvdimm_fuzz_cmdline(FuzzTarget *t)
         create_backend(i);
     }
     g_string_append_printf(cmd,
-        " -machine pc,accel=qtest,nvdimm=on,nvdimm-media-errors=on"
+        " -machine pc,accel=qtest,nvdimm=on,nvdimm-media-errors=on,"
+        "nvdimm-health=on"
         " -m 512M,slots=4,maxmem=4G"
         " -display none -nodefaults"
         " -object memory-backend-file,id=m0,share=on,mem-path=%s,size=%d"

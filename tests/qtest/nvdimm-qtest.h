@@ -1,0 +1,109 @@
+/*
+ * Helpers of the NVDIMM qtests: a _DSM call through the mailbox, a
+ * migration to a file, and what it holds
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef TESTS_QTEST_NVDIMM_QTEST_H
+#define TESTS_QTEST_NVDIMM_QTEST_H
+
+#include "qemu/bswap.h"
+#include "libqtest.h"
+#include "qobject/qdict.h"
+
+/* Where the tests put the mailbox page, and the pc doorbell */
+#define NVDIMM_PAGE_ADDR        0x300000ULL
+#define NVDIMM_PAGE_SIZE        4096
+#define NVDIMM_DOORBELL         0x0a18
+
+/* The reply page, its length and status in host order */
+typedef struct NvdimmReply {
+    uint32_t length;
+    uint32_t status;
+    uint8_t data[NVDIMM_PAGE_SIZE - 8];
+} NvdimmReply;
+
+/* One _DSM call, as the AML makes it; returns the reply's status */
+static inline uint32_t nvdimm_dsm_call(QTestState *qts, uint32_t handle,
+                                       uint32_t revision, uint32_t func,
+                                       const void *arg, size_t arg_len,
+                                       NvdimmReply *r)
+{
+    g_autofree uint8_t *req = g_malloc0(NVDIMM_PAGE_SIZE);
+
+    stl_le_p(req, handle);
+    stl_le_p(req + 4, revision);
+    stl_le_p(req + 8, func);
+    if (arg_len) {
+        memcpy(req + 12, arg, arg_len);
+    }
+    qtest_memwrite(qts, NVDIMM_PAGE_ADDR, req, NVDIMM_PAGE_SIZE);
+    qtest_outl(qts, NVDIMM_DOORBELL, NVDIMM_PAGE_ADDR);
+    qtest_memread(qts, NVDIMM_PAGE_ADDR, r, sizeof(*r));
+    r->length = le32_to_cpu(r->length);
+    r->status = le32_to_cpu(r->status);
+    return r->status;
+}
+
+/* query-migrate's status, "none" before one started */
+static inline char *nvdimm_migration_status(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+    const char *status = qdict_get_try_str(qdict_get_qdict(resp, "return"),
+                                           "status");
+    char *copy = g_strdup(status ?: "none");
+
+    qobject_unref(resp);
+    return copy;
+}
+
+/* Wait until the migration has ended; its final status */
+static inline char *nvdimm_migration_wait(QTestState *qts)
+{
+    for (;;) {
+        char *status = nvdimm_migration_status(qts);
+
+        if (!strcmp(status, "completed") || !strcmp(status, "failed") ||
+            !strcmp(status, "cancelled")) {
+            return status;
+        }
+        g_free(status);
+        g_usleep(10 * 1000);
+    }
+}
+
+/* Save the VM to @path; the migration must complete */
+static inline void nvdimm_migrate_to_file(QTestState *qts, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    g_autofree char *status = NULL;
+
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    status = nvdimm_migration_wait(qts);
+    g_assert_cmpstr(status, ==, "completed");
+}
+
+/* Load @path into @qts (started with -incoming defer); its final status */
+static inline char *nvdimm_migrate_from_file(QTestState *qts,
+                                             const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s,"
+                             " 'exit-on-error': false}}", uri);
+    return nvdimm_migration_wait(qts);
+}
+
+static inline bool nvdimm_file_has(const char *path, const char *needle)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+#endif
