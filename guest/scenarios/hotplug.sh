@@ -6,7 +6,9 @@
 # region<N> of VNV_SIZE bytes.  With VNV_FSDAX=N it then labels nmemN and
 # makes an fsdax namespace on regionN with ext4 -o dax and token.txt
 # ("$VNV_TOKEN-regionN", what regions-verify.sh checks after a restart),
-# and reports "VNV-INFO regionN-uuid=...".
+# and reports "VNV-INFO regionN-uuid=...".  At the end it waits for
+# "GO plugged-all": the host still talks to QEMU, which must not power
+# off under it.
 . /vnv-lib.sh
 
 for n in $(echo "$VNV_STEPS" | tr , " "); do
@@ -25,4 +27,5 @@ if [ -n "${VNV_FSDAX:-}" ]; then
     ndctl enable-region "region$VNV_FSDAX" > /dev/null
     fsdax_file "region$VNV_FSDAX" /mnt
 fi
-ready plugged-all
+wait_host plugged-all 120 ||
+    result plugged-all FAIL "the host never said GO plugged-all"

@@ -132,6 +132,8 @@ def past_maxmem(suite, machine):
                     "status %s" % status)
         plug_qmp(g, suite, machine, "nv1")
         g.go("plug1")
+        g.wait_for(r"VNV-READY plugged-all$", 120)
+        g.go("plugged-all")
         g.wait_done(120)
     except GuestError as e:
         suite.report(prefix + "/run", False, str(e))
@@ -179,6 +181,7 @@ def hotplug(suite, machine):
         g.go("plug2")
         g.wait_for(r"VNV-READY plugged-all", 120)
         plug_when_out_of_slots(g, suite, machine)
+        g.go("plugged-all")
         g.wait_done(60)
     except GuestError as e:
         suite.report(prefix + "/run", False, str(e))
