@@ -222,12 +222,14 @@ class Guest:
     memory:    the -m value (slots and maxmem leave room for NVDIMMs)
     qemu_args: extra QEMU arguments (NVDIMM configuration: nvdimm_args)
     incoming:  a migration URI: start with -incoming and no kernel
+    initrd:    another initramfs than the test guest's (rig.py's
+               initrd_with_qemu)
     """
 
     def __init__(self, scenario="smoke", qemu=None, params=None,
                  machine="pc", memory="512M,slots=4,maxmem=8G",
                  qemu_args=(), incoming=None, name="guest", echo=None,
-                 logdir=None):
+                 logdir=None, initrd=None):
         self.qemu = qemu or os.environ.get("VNV_QEMU") or DEFAULT_QEMU
         self.scenario = scenario
         self.params = dict(params or {})
@@ -235,6 +237,7 @@ class Guest:
         self.memory = memory
         self.qemu_args = list(qemu_args)
         self.incoming = incoming
+        self.initrd = initrd or os.path.join(GUEST_DIR, "initrd.img")
         self.name = name
         self.echo = echo
         self.logdir = logdir or os.path.join(TOP, "build", "guest-logs")
@@ -263,7 +266,7 @@ class Guest:
                 "-serial", "chardev:ctl",
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                 "-kernel", os.path.join(GUEST_DIR, "vmlinuz"),
-                "-initrd", os.path.join(GUEST_DIR, "initrd.img"),
+                "-initrd", self.initrd,
                 "-append", append]
         args += self._firmware_args()
         if self.incoming:
@@ -271,22 +274,11 @@ class Guest:
         return args + self.qemu_args
 
     def _firmware_args(self):
-        # A build tree's binary finds its firmware in qemu-bundle/.  When
-        # that is missing, point QEMU at the tree's pc-bios/ links and
-        # option ROMs and at Debian's seabios and ipxe-qemu.
-        bindir = os.path.dirname(os.path.realpath(self.qemu))
-        bundle = os.path.join(bindir, "qemu-bundle", "usr", "local", "share",
-                              "qemu", "bios-256k.bin")
-        if os.path.exists(bundle):
+        # A build tree's binary finds its firmware in qemu-bundle/ itself
+        dirs = firmware_dirs(self.qemu)
+        if dirs[0].endswith(BUNDLE_FIRMWARE):
             return []
-        dirs = [os.path.join(bindir, "pc-bios"),
-                os.path.join(bindir, "pc-bios", "optionrom"),
-                "/usr/share/seabios", "/usr/lib/ipxe/qemu"]
-        args = []
-        for d in dirs:
-            if os.path.isdir(d):
-                args += ["-L", d]
-        return args
+        return [arg for d in dirs for arg in ("-L", d)]
 
     def start(self):
         if not os.access(self.qemu, os.X_OK):
@@ -459,6 +451,27 @@ class Guest:
                 raise GuestError("%s: migration %s" % (self.name, status))
             time.sleep(0.2)
         raise GuestError("%s: migration timed out" % self.name)
+
+
+BUNDLE_FIRMWARE = os.path.join("qemu-bundle", "usr", "local", "share",
+                               "qemu")
+
+
+def firmware_dirs(qemu):
+    """Where QEMU binary QEMU finds its firmware, first choice first.
+
+    A build tree's binary has it in qemu-bundle/.  When that is missing:
+    the tree's pc-bios/ links and option ROMs, Debian's seabios and
+    ipxe-qemu.
+    """
+    bindir = os.path.dirname(os.path.realpath(qemu))
+    dirs = [os.path.join(bindir, BUNDLE_FIRMWARE),
+            os.path.join(bindir, "pc-bios"),
+            os.path.join(bindir, "pc-bios", "optionrom"),
+            "/usr/share/seabios", "/usr/lib/ipxe/qemu"]
+    if not os.path.exists(os.path.join(dirs[0], "bios-256k.bin")):
+        dirs.pop(0)
+    return [d for d in dirs if os.path.isdir(d)]
 
 
 def _die_with_parent():

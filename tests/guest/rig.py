@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import traceback
 
@@ -66,6 +67,58 @@ def patterned_file(path, size, blank_tail=0):
 # Console lines printed after a guest's failed case
 CONSOLE_TAIL = 40
 
+# What QEMU needs to start a pc machine, from its firmware folder
+QEMU_FIRMWARE = ("bios-256k.bin", "kvmvapic.bin")
+
+
+def _host_libraries(binary):
+    """The shared libraries BINARY loads on this host, the loader too."""
+    out = subprocess.run(["ldd", binary], check=True, capture_output=True,
+                         text=True).stdout
+    for line in out.splitlines():
+        path = line.split("=>")[-1].split()[0] if line.split() else ""
+        if path.startswith("/"):
+            yield path
+
+
+def _write_cpio(root, out):
+    """Append ROOT's files to OUT as a newc cpio archive (owned by root)."""
+    names = subprocess.run(["find", ".", "-mindepth", "1"], cwd=root,
+                           check=True, capture_output=True).stdout
+    names = b"\n".join(sorted(names.split())) + b"\n"
+    subprocess.run(["cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet"],
+                   cwd=root, input=names, stdout=out, check=True)
+
+
+def initrd_with_qemu(suite, qemu):
+    """The test guest's initramfs with QEMU added under /opt/qemu.
+
+    QEMU (stripped), the host libraries it loads, with their loader, and
+    the firmware a pc machine needs, so that a scenario can run it in
+    the guest: both run Debian bookworm.  The kernel unpacks the two
+    archives one after the other.
+    """
+    root = suite.path("qemu-overlay")
+    opt = os.path.join(root, "opt", "qemu")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(opt, "lib"))
+    os.makedirs(os.path.join(opt, "share"))
+    subprocess.run(["strip", "-o", os.path.join(opt, os.path.basename(qemu)),
+                    qemu], check=True)
+    for lib in _host_libraries(qemu):
+        shutil.copy(lib, os.path.join(opt, "lib", os.path.basename(lib)))
+    firmware = vnv.firmware_dirs(qemu)
+    for name in QEMU_FIRMWARE:
+        found = [d for d in firmware if os.path.exists(os.path.join(d, name))]
+        shutil.copy(os.path.join(found[0], name), os.path.join(opt, "share"))
+    initrd = suite.path("initrd-qemu.img")
+    with open(initrd, "wb") as out:
+        with open(os.path.join(vnv.GUEST_DIR, "initrd.img"), "rb") as base:
+            shutil.copyfileobj(base, out)
+        out.flush()
+        _write_cpio(root, out)
+    return initrd
+
 
 class Suite:
     """One guest test suite: its QEMU, its scratch folder, its verdicts."""
@@ -113,6 +166,10 @@ class Suite:
 
     def path(self, filename):
         return os.path.join(self.workdir, filename)
+
+    def qemu_binary(self):
+        """The QEMU this suite tests (--qemu, or the rig's default)."""
+        return self.qemu or os.environ.get("VNV_QEMU") or vnv.DEFAULT_QEMU
 
     def report(self, case, ok, detail=""):
         if ok:
