@@ -361,6 +361,7 @@ JOBS=(
     guest_detect
     guest_media_errors
     guest_health
+    guest_persistence
     asan_verdict
     fuzz:build_san
     hardening
