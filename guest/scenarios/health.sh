@@ -136,11 +136,28 @@ check_thresholds() {
     expect thresholds/not-tripped "$(health alarm_spares)" false
 }
 
+# monitor_armed SECONDS: until ndctl monitor has set up the DIMM.  It
+# enables every alarm (Set SMART Threshold) just before it waits for
+# events; the controller temperature alarm is the one no step before
+# enabled.
+monitor_armed() {
+    local n=0
+    while [ "$(health alarm_enabled_ctrl_temperature)" != true ] &&
+          [ "$n" -lt $(($1 * 4)) ]; do
+        sleep 0.25
+        n=$((n + 1))
+    done
+    [ "$(health alarm_enabled_ctrl_temperature)" = true ]
+}
+
 check_monitor() {
     local pid
+    expect monitor/ctrl-alarm-off "$(health alarm_enabled_ctrl_temperature)" \
+        false
     ndctl monitor -d "$DIMM" -l "$MONITOR_LOG" > /dev/null 2>&1 &
     pid=$!
-    sleep 2
+    check monitor/armed monitor_armed 30
+    sleep 1
     inject monitor/trip-spares -s 5
     expect monitor/spares-tripped "$(health alarm_spares)" true
     if wait_log "\"dimm-spares-remaining\":true" 15; then
