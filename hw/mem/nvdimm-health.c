@@ -335,14 +335,18 @@ static bool record_store(NVDIMMHealth *h, bool in_use, Error **errp)
     return true;
 }
 
-/* Write back every page of the backend; only then is the exit safe */
+/*
+ * Write back every page of the backend; only then is the exit safe.  Only
+ * a shared file mapping keeps the guest's writes past QEMU's exit: a RAM
+ * or memfd backend, or a private mapping, never makes them durable.
+ */
 static bool nvdimm_backend_synced(NVDIMMDevice *nvdimm)
 {
     HostMemoryBackend *backend = MEMORY_BACKEND(PC_DIMM(nvdimm)->hostmem);
     MemoryRegion *mr = &backend->mr;
 
-    if (!backend->share || memory_region_get_fd(mr) < 0) {
-        /* a private mapping: the guest's writes never reach the file */
+    if (!object_dynamic_cast(OBJECT(backend), TYPE_MEMORY_BACKEND_FILE) ||
+        !backend->share) {
         return false;
     }
     return !qemu_msync(memory_region_get_ram_ptr(mr),

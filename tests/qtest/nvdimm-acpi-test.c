@@ -15,10 +15,8 @@
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
 #include "qobject/qdict.h"
+#include "nvdimm-qtest.h"
 
-#define PAGE_ADDR       0x300000ULL
-#define PAGE_SIZE_DSM   4096
-#define DOORBELL        0x0a18
 #define BACKEND_SIZE    (128 * 1024 * 1024)
 #define LABEL_SIZE      (128 * 1024)
 #define MAX_XFER        4076
@@ -329,46 +327,19 @@ static void test_no_nfit_without_dimms(void)
 
 /* ---- the mailbox ---- */
 
-typedef struct Reply {
-    uint32_t length;
-    uint32_t status;
-    uint8_t data[PAGE_SIZE_DSM - 8];
-} Reply;
-
-static void dsm_call_at(QTestState *qts, uint64_t page, uint32_t handle,
-                        uint32_t rev, uint32_t func, const void *arg,
-                        size_t arg_len, Reply *r)
-{
-    g_autofree uint8_t *req = g_malloc0(PAGE_SIZE_DSM);
-
-    stl_le_p(req, handle);
-    stl_le_p(req + 4, rev);
-    stl_le_p(req + 8, func);
-    g_assert_cmpuint(arg_len, <=, PAGE_SIZE_DSM - 12);
-    if (arg_len) {
-        memcpy(req + 12, arg, arg_len);
-    }
-    qtest_memwrite(qts, page, req, PAGE_SIZE_DSM);
-    qtest_outl(qts, DOORBELL, page);
-    if (r) {
-        qtest_memread(qts, page, r, sizeof(*r));
-        r->length = le32_to_cpu(r->length);
-        r->status = le32_to_cpu(r->status);
-    }
-}
-
 static void dsm_call(QTestState *qts, uint32_t handle, uint32_t func,
-                     const void *arg, size_t arg_len, Reply *r)
+                     const void *arg, size_t arg_len, NvdimmReply *r)
 {
-    dsm_call_at(qts, PAGE_ADDR, handle, 1, func, arg, arg_len, r);
+    nvdimm_dsm_call_at(qts, NVDIMM_PAGE_ADDR, handle, 1, func, arg, arg_len,
+                       r);
 }
 
 static uint32_t dsm_status(QTestState *qts, uint32_t handle, uint32_t rev,
                            uint32_t func, const void *arg, size_t arg_len)
 {
-    Reply r;
+    NvdimmReply r;
 
-    dsm_call_at(qts, PAGE_ADDR, handle, rev, func, arg, arg_len, &r);
+    nvdimm_dsm_call(qts, handle, rev, func, arg, arg_len, &r);
     g_assert_cmpuint(r.length, ==, 8);
     return r.status;
 }
@@ -377,7 +348,7 @@ static uint32_t label_read(QTestState *qts, uint32_t handle, uint32_t off,
                            uint32_t len, void *out)
 {
     uint32_t arg[2] = { cpu_to_le32(off), cpu_to_le32(len) };
-    Reply r;
+    NvdimmReply r;
 
     dsm_call(qts, handle, 5, arg, sizeof(arg), &r);
     if (r.status == ST_SUCCESS) {
@@ -393,7 +364,7 @@ static uint32_t label_write(QTestState *qts, uint32_t handle, uint32_t off,
                             uint32_t len, const void *data, size_t data_len)
 {
     g_autofree uint8_t *arg = g_malloc0(8 + data_len);
-    Reply r;
+    NvdimmReply r;
 
     stl_le_p(arg, off);
     stl_le_p(arg + 4, len);
@@ -403,7 +374,7 @@ static uint32_t label_write(QTestState *qts, uint32_t handle, uint32_t off,
     return r.status;
 }
 
-static uint32_t fit_read(QTestState *qts, uint32_t offset, Reply *r)
+static uint32_t fit_read(QTestState *qts, uint32_t offset, NvdimmReply *r)
 {
     uint32_t arg = cpu_to_le32(offset);
 
@@ -415,7 +386,7 @@ static uint32_t fit_read(QTestState *qts, uint32_t offset, Reply *r)
 static GByteArray *fit_read_all(QTestState *qts)
 {
     GByteArray *fit = g_byte_array_new();
-    Reply r;
+    NvdimmReply r;
 
     for (;;) {
         g_assert_cmpuint(fit_read(qts, fit->len, &r), ==, ST_SUCCESS);
@@ -485,7 +456,7 @@ static void test_mbox_functions(void)
 {
     MboxVm vm = mbox_vm_start();
     QTestState *qts = vm.qts;
-    Reply r;
+    NvdimmReply r;
 
     /* Function 0: label functions on handle 1, none elsewhere */
     dsm_call(qts, 1, 0, NULL, 0, &r);
@@ -617,25 +588,6 @@ static QTestState *backend_vm(const char *type, const char *extra)
                        "", type, BACKEND_SIZE, extra);
 }
 
-static void migrate_to(QTestState *qts, const char *uri)
-{
-    QDict *resp;
-    bool done = false;
-
-    qtest_qmp_assert_success(qts, "{'execute': 'migrate', 'arguments':"
-                             " {'uri': %s}}", uri);
-    while (!done) {
-        const char *status;
-
-        resp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
-        status = qdict_get_str(qdict_get_qdict(resp, "return"), "status");
-        g_assert_cmpstr(status, !=, "failed");
-        done = !strcmp(status, "completed");
-        qobject_unref(resp);
-        g_usleep(10 * 1000);
-    }
-}
-
 /*
  * The backends other than a file that the base lets an NVDIMM use:
  * labels read back what was written, also after a migration.
@@ -663,7 +615,7 @@ static void test_mbox_other_backends(void)
         g_assert_cmpuint(label_read(src, 1, 4096, sizeof(back), back), ==,
                          ST_SUCCESS);
         g_assert(!memcmp(data, back, sizeof(data)));
-        migrate_to(src, uri);
+        nvdimm_migrate_to_file(src, path);
         dst = backend_vm(types[i], incoming);
         qtest_qmp_eventwait(dst, "RESUME");
         memset(back, 0, sizeof(back));
@@ -682,7 +634,7 @@ static void test_mbox_fit(void)
     QTestState *qts = vm.qts;
     g_autoptr(GByteArray) fit = fit_read_all(qts);
     uint32_t len;
-    Reply r;
+    NvdimmReply r;
 
     g_assert_cmpuint(fit->len, ==, 2 * 184);
     /* Reads at several offsets return the matching tail */
@@ -707,7 +659,7 @@ static void test_mbox_hotplug(void)
     g_autoptr(GByteArray) after = NULL;
     ExpectDimm d = { .slot = 2, .node = 0, .label_size = LABEL_SIZE };
     uint64_t base;
-    Reply r;
+    NvdimmReply r;
 
     /* A _FIT read is in progress ... */
     g_assert_cmpuint(fit_read(qts, 0, &r), ==, ST_SUCCESS);
@@ -751,14 +703,14 @@ static void fuzz_one(QTestState *qts, GRand *rng)
 {
     static const uint32_t handles[] = { 0, 1, 2, 3, 0xffff, 0x10000,
                                         0x10001, 0xffffffff };
-    static const uint64_t pages[] = { PAGE_ADDR, PAGE_ADDR + 1,
-                                      PAGE_ADDR + 4093, 0x1ffff000,
+    static const uint64_t pages[] = { NVDIMM_PAGE_ADDR, NVDIMM_PAGE_ADDR + 1,
+                                      NVDIMM_PAGE_ADDR + 4093, 0x1ffff000,
                                       0xfffff000ULL, 0xe0000000ULL };
-    uint8_t req[PAGE_SIZE_DSM];
+    uint8_t req[NVDIMM_PAGE_SIZE];
     uint32_t handle = handles[g_rand_int_range(rng, 0, ARRAY_SIZE(handles))];
     uint32_t func = g_rand_int_range(rng, 0, 9);
     uint32_t rev = g_rand_int_range(rng, 0, 8) ? 1 : g_rand_int(rng);
-    uint64_t page = g_rand_int_range(rng, 0, 8) ? PAGE_ADDR :
+    uint64_t page = g_rand_int_range(rng, 0, 8) ? NVDIMM_PAGE_ADDR :
                     pages[g_rand_int_range(rng, 0, ARRAY_SIZE(pages))];
     uint32_t offset, length;
 
@@ -805,7 +757,7 @@ static void fuzz_one(QTestState *qts, GRand *rng)
         qtest_memwrite(qts, page, req, MIN(sizeof(req),
                                            0x20000000 - page));
     }
-    qtest_outl(qts, DOORBELL, (uint32_t)page);
+    qtest_outl(qts, NVDIMM_DOORBELL, (uint32_t)page);
 }
 
 static void test_mbox_fuzz(void)
@@ -819,7 +771,7 @@ static void test_mbox_fuzz(void)
     GRand *rng = g_rand_new_with_seed(g_test_rand_int());
     uint8_t data[16] = "still labelled", back[16];
     int iterations = g_test_quick() ? 10000 : 20000;
-    Reply r;
+    NvdimmReply r;
 
     for (int i = 0; i < iterations; i++) {
         fuzz_one(qts, rng);

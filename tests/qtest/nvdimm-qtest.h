@@ -24,25 +24,41 @@ typedef struct NvdimmReply {
     uint8_t data[NVDIMM_PAGE_SIZE - 8];
 } NvdimmReply;
 
-/* One _DSM call, as the AML makes it; returns the reply's status */
-static inline uint32_t nvdimm_dsm_call(QTestState *qts, uint32_t handle,
-                                       uint32_t revision, uint32_t func,
-                                       const void *arg, size_t arg_len,
-                                       NvdimmReply *r)
+/*
+ * One _DSM call, as the AML makes it, through the page at guest address
+ * @page; the reply goes to @r unless it is NULL.
+ */
+static inline void nvdimm_dsm_call_at(QTestState *qts, uint64_t page,
+                                      uint32_t handle, uint32_t revision,
+                                      uint32_t func, const void *arg,
+                                      size_t arg_len, NvdimmReply *r)
 {
     g_autofree uint8_t *req = g_malloc0(NVDIMM_PAGE_SIZE);
 
     stl_le_p(req, handle);
     stl_le_p(req + 4, revision);
     stl_le_p(req + 8, func);
+    g_assert_cmpuint(arg_len, <=, NVDIMM_PAGE_SIZE - 12);
     if (arg_len) {
         memcpy(req + 12, arg, arg_len);
     }
-    qtest_memwrite(qts, NVDIMM_PAGE_ADDR, req, NVDIMM_PAGE_SIZE);
-    qtest_outl(qts, NVDIMM_DOORBELL, NVDIMM_PAGE_ADDR);
-    qtest_memread(qts, NVDIMM_PAGE_ADDR, r, sizeof(*r));
-    r->length = le32_to_cpu(r->length);
-    r->status = le32_to_cpu(r->status);
+    qtest_memwrite(qts, page, req, NVDIMM_PAGE_SIZE);
+    qtest_outl(qts, NVDIMM_DOORBELL, page);
+    if (r) {
+        qtest_memread(qts, page, r, sizeof(*r));
+        r->length = le32_to_cpu(r->length);
+        r->status = le32_to_cpu(r->status);
+    }
+}
+
+/* The same through the tests' page; returns the reply's status */
+static inline uint32_t nvdimm_dsm_call(QTestState *qts, uint32_t handle,
+                                       uint32_t revision, uint32_t func,
+                                       const void *arg, size_t arg_len,
+                                       NvdimmReply *r)
+{
+    nvdimm_dsm_call_at(qts, NVDIMM_PAGE_ADDR, handle, revision, func, arg,
+                       arg_len, r);
     return r->status;
 }
 
