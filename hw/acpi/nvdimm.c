@@ -1089,7 +1089,7 @@ static void nvdimm_aml_label_head(Aml *method, const char *len_name)
     aml_append(method, aml_create_dword_field(aml_name("INPT"), aml_int(4),
                                               len_name));
     aml_append(method, aml_store(aml_arg(0), aml_name("OFST")));
-    aml_append(method, aml_store(aml_arg(1), aml_name(len_name)));
+    aml_append(method, aml_store(aml_arg(1), aml_name("%s", len_name)));
 }
 
 /* NCAL (device UUID, revision 1, function, args, handle) */
