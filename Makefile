@@ -5,7 +5,8 @@
 SCRIPTS := scripts
 
 .PHONY: all setup base qemu reference build-all san asan guest demo \
-	check check-quick check-full check-qtests check-guest check-series \
+	check check-quick check-full check-qtests check-base-qtests \
+	check-guest check-series \
 	bench bench-media-errors patches fuzz clean
 
 all: qemu
@@ -62,6 +63,13 @@ check-full: setup
 
 check-qtests: qemu reference
 	@$(SCRIPTS)/check.sh qtests identity
+
+# QEMU's own qtests, every one of x86_64 and aarch64, on the reference
+# and on ours
+check-base-qtests: build-all reference
+	@$(SCRIPTS)/build-qemu.sh reference-others
+	@VNV_BASE_QTESTS_ALL=1 $(SCRIPTS)/check.sh base_qtests \
+		base_qtests_aarch64
 
 check-guest: qemu guest
 	@$(SCRIPTS)/check.sh guest

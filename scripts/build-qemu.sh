@@ -14,6 +14,9 @@
 #                            build/reference/qemu-system-x86_64, the test
 #                            oracle, and the NVDIMM qtests built against
 #                            the base's own headers
+#   build-qemu.sh reference-others
+#                            the reference's arm virt, for QEMU's own
+#                            qtests, after "others"
 #   build-qemu.sh san        build/src with clang, ASan, UBSan and
 #                            libFuzzer in build/qemu-san: the fuzz targets
 #                            (qemu-fuzz-x86_64), and qemu-system-x86_64 and
@@ -87,11 +90,18 @@ OURS_ONLY_QTESTS=(tests/qtest/nvdimm-persistence-test
                   tests/qtest/nvdimm-ars-test
                   tests/qtest/nvdimm-health-test)
 ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
-# QEMU's own qtests that make check runs on ours and on the reference
-BASE_QTESTS=(tests/qtest/bios-tables-test)
-# The emulator and the option ROMs, and those of the base's qtests
-X86_GOALS="qemu-system-x86_64 recurse-all ${BASE_QTESTS[*]}"
-OTHER_GOALS="qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64"
+# The emulator, the option ROMs and QEMU's own qtests of the target
+# (base-qtests-ARCH: see base_qtest_goals)
+X86_GOALS="qemu-system-x86_64 recurse-all base-qtests-x86_64"
+OTHER_GOALS="qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64
+             base-qtests-aarch64"
+# The reference needs arm virt only, for QEMU's own qtests
+REF_OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
+# Debian's qemu-efi-aarch64, under the names of the base's pc-bios/
+declare -A EDK2_FILES=(
+    [edk2-aarch64-code.fd]=/usr/share/AAVMF/AAVMF_CODE.fd
+    [edk2-arm-vars.fd]=/usr/share/AAVMF/AAVMF_VARS.fd
+)
 
 # Our files to lay over the base: all of them, or only the tests.
 overlay_files() {
@@ -146,9 +156,10 @@ stage_tree() {
     rm -rf "$stage"
 }
 
-# Firmware: the source package has no blobs, so the build tree gets
-# Debian's seabios and ipxe-qemu files and the option ROMs built from the
-# base (from FROM, a gcc build folder, when given), in pc-bios/ and in
+# Firmware: the source package has few blobs, so the build tree gets
+# Debian's seabios, ipxe-qemu and edk2 files, the option ROMs built from
+# the base (from FROM, a gcc build folder, when given) and the blobs the
+# source has (the board ROMs of arm's BMC machines), in pc-bios/ and in
 # qemu-bundle/usr/local/share/qemu: the data directory, where a QEMU run
 # from its build tree looks for them.
 link_firmware() {
@@ -156,13 +167,38 @@ link_firmware() {
     local data="$bdir/qemu-bundle/usr/local/share/qemu"
     mkdir -p "$bdir/pc-bios" "$data"
     for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
-             "$roms"/pc-bios/optionrom/*.bin; do
+             "$roms"/pc-bios/optionrom/*.bin "$bdir"/../src/pc-bios/*.bin; do
         if [ -f "$f" ]; then
             for d in "$bdir/pc-bios" "$data"; do
                 ln -sf "$f" "$d/$(basename "$f")"
             done
         fi
     done
+    # Debian's edk2 for arm virt, under the names the base gives its own
+    for f in "${!EDK2_FILES[@]}"; do
+        if [ -f "${EDK2_FILES[$f]}" ]; then
+            for d in "$bdir/pc-bios" "$data"; do
+                ln -sf "${EDK2_FILES[$f]}" "$d/$f"
+            done
+        fi
+    done
+}
+
+# base_qtest_goals BUILDDIR GOALS: GOALS with each base-qtests-ARCH
+# replaced by the base's qtests of the target (the meson suite
+# qtest-ARCH, from the build's Makefile.mtest), ours (nvdimm-*) aside
+base_qtest_goals() {
+    local bdir=$1 goal arch
+    for goal in $2; do
+        case "$goal" in
+        base-qtests-*)
+            arch=${goal#base-qtests-}
+            sed -n "s/^\.check-qtest-$arch\.deps = //p" \
+                "$bdir/Makefile.mtest" | tr ' ' '\n' |
+                grep '^tests/qtest/' | grep -v '/nvdimm-' ;;
+        *) echo "$goal" ;;
+        esac
+    done | tr '\n' ' '
 }
 
 # configure_and_build SRC BUILDDIR TARGETS MAKE_GOALS [CONFIGURE_ARGS...]
@@ -190,6 +226,7 @@ configure_and_build() {
         tail -n 30 "$bdir/make-$what.log" >&2
         exit 1
     }
+    goals=$(base_qtest_goals "$bdir" "$goals")
     # shellcheck disable=SC2086
     make -C "$bdir" -j"${VNV_JOBS:-$(nproc)}" --no-print-directory $goals \
         > "$bdir/make-$what.log" 2>&1 || {
@@ -235,6 +272,12 @@ main() {
             "$X86_GOALS ${QTESTS[*]}"
         link_firmware "$build/ref/qemu"
         ln -sfn ref/qemu "$build/reference" ;;
+    reference-others)
+        # After "others": ccache then holds most of these objects.
+        stage "$build/ref/src" tests
+        configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
+            "$REF_OTHER_GOALS"
+        link_firmware "$build/ref/qemu" ;;
     san|asan|fuzz)
         # The option ROMs come from the gcc build: they are 16-bit code
         # that the clang flags are not meant for.  -O1, as ASan's
@@ -249,7 +292,7 @@ main() {
             --extra-cflags=-O1 --extra-cxxflags=-O1
         link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
-        echo "usage: $0 patched|others|reference|san|stage" >&2
+        echo "usage: $0 patched|others|reference|reference-others|san|stage" >&2
         exit 2 ;;
     esac
 }

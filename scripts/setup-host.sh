@@ -13,6 +13,7 @@ BUILD_PKGS=(
     build-essential gcc-multilib ccache dpkg-dev quilt pkg-config python3
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools ipxe-qemu
+    qemu-efi-aarch64  # edk2 for arm virt (QEMU's own bios-tables-test)
     bison flex xz-utils git rsync valgrind
     clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
 )
