@@ -186,9 +186,11 @@ link_firmware() {
 
 # base_qtest_goals BUILDDIR GOALS: GOALS with each base-qtests-ARCH
 # replaced by the base's qtests of the target (the meson suite
-# qtest-ARCH, from the build's Makefile.mtest), ours (nvdimm-*) aside
+# qtest-ARCH, from the build's Makefile.mtest), ours (nvdimm-*) aside.
+# make writes Makefile.mtest on its first run in a new build folder.
 base_qtest_goals() {
     local bdir=$1 goal arch
+    make -C "$bdir" --no-print-directory Makefile.mtest > /dev/null
     for goal in $2; do
         case "$goal" in
         base-qtests-*)
