@@ -163,24 +163,25 @@ stage_tree() {
 # qemu-bundle/usr/local/share/qemu: the data directory, where a QEMU run
 # from its build tree looks for them.
 link_firmware() {
-    local bdir=$1 roms=${2:-$1} f d
-    local data="$bdir/qemu-bundle/usr/local/share/qemu"
-    mkdir -p "$bdir/pc-bios" "$data"
+    local bdir=$1 roms=${2:-$1} f
     for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
              "$roms"/pc-bios/optionrom/*.bin "$bdir"/../src/pc-bios/*.bin; do
-        if [ -f "$f" ]; then
-            for d in "$bdir/pc-bios" "$data"; do
-                ln -sf "$f" "$d/$(basename "$f")"
-            done
-        fi
+        link_blob "$bdir" "$f" "$(basename "$f")"
     done
     # Debian's edk2 for arm virt, under the names the base gives its own
     for f in "${!EDK2_FILES[@]}"; do
-        if [ -f "${EDK2_FILES[$f]}" ]; then
-            for d in "$bdir/pc-bios" "$data"; do
-                ln -sf "${EDK2_FILES[$f]}" "$d/$f"
-            done
-        fi
+        link_blob "$bdir" "${EDK2_FILES[$f]}" "$f"
+    done
+}
+
+# link_blob BUILDDIR FILE NAME: FILE, if it exists, as NAME in the
+# build's pc-bios/ and data directory
+link_blob() {
+    local d
+    [ -f "$2" ] || return 0
+    for d in "$1/pc-bios" "$1/qemu-bundle/usr/local/share/qemu"; do
+        mkdir -p "$d"
+        ln -sf "$2" "$d/$3"
     done
 }
 
@@ -190,7 +191,10 @@ link_firmware() {
 # make writes Makefile.mtest on its first run in a new build folder.
 base_qtest_goals() {
     local bdir=$1 goal arch
-    make -C "$bdir" --no-print-directory Makefile.mtest > /dev/null
+    case " $2 " in
+    *" base-qtests-"*)
+        make -C "$bdir" --no-print-directory Makefile.mtest > /dev/null ;;
+    esac
     for goal in $2; do
         case "$goal" in
         base-qtests-*)

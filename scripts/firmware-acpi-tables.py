@@ -27,7 +27,7 @@ import sys
 import tempfile
 
 # ASL names whose value is an address the firmware chose
-FIRMWARE_PLACED = ('MEMA',)
+PLACED = re.compile(r'^\s*Name \((MEMA), ')
 # iasl's header comments: the file name and the checksum
 HEADER = re.compile(r'^ \* +(Disassembly of|Checksum) ')
 
@@ -74,57 +74,60 @@ def disassemble(path, scratch):
 def unexpected_changes(base, made):
     """The diff lines of BASE's and MADE's ASL that a firmware address
     does not explain"""
-    placed = re.compile(r'^\s*Name \((%s), ' % '|'.join(FIRMWARE_PLACED))
     lines = []
     for line in difflib.unified_diff(base, made, lineterm='', n=0):
         if line.startswith(('---', '+++', '@@')):
             continue
-        if not (placed.match(line[1:]) or HEADER.match(line[1:])):
+        if not (PLACED.match(line[1:]) or HEADER.match(line[1:])):
             lines.append(line)
     return lines
 
 
 def placed_values(asl):
-    return [line.strip() for line in asl
-            if re.match(r'^\s*Name \((%s), ' % '|'.join(FIRMWARE_PLACED),
-                        line)]
+    return ', '.join(line.strip() for line in asl if PLACED.match(line))
+
+
+def compare_table(base, made, name, scratch):
+    """Print whether MADE differs from BASE only where the firmware
+    placed something; True if it does not"""
+    if not os.path.exists(base):
+        print(f'FAIL {name}: a table the base does not expect')
+        return False
+    base_asl = disassemble(base, os.path.join(scratch, 'base'))
+    made_asl = disassemble(made, scratch)
+    extra = unexpected_changes(base_asl, made_asl)
+    if extra:
+        print(f'FAIL {name}: differs beyond firmware addresses:')
+        for line in extra[:20]:
+            print(f'#   {line}')
+        return False
+    print(f'PASS {name}: only firmware addresses differ '
+          f'({placed_values(base_asl)} -> {placed_values(made_asl)})')
+    return True
 
 
 def check(reference, arch, out):
+    """True if every table the reference wrote again is explained"""
     base_dir = os.path.join(reference, 'tests', 'data', 'acpi', arch)
     made_dir = os.path.join(out, 'tests', 'data', 'acpi', arch)
-    failed = False
+    ok = True
     changed = 0
     with tempfile.TemporaryDirectory() as scratch:
+        os.makedirs(os.path.join(scratch, 'base'))
         for machine in sorted(os.listdir(made_dir)):
             for table in sorted(os.listdir(os.path.join(made_dir, machine))):
                 base = os.path.join(base_dir, machine, table)
                 made = os.path.join(made_dir, machine, table)
-                name = f'firmware-acpi/{arch}/{machine}/{table}'
                 if os.path.exists(base) and filecmp.cmp(base, made, False):
                     continue
                 changed += 1
-                if not os.path.exists(base):
-                    print(f'FAIL {name}: a table the base does not expect')
-                    failed = True
-                    continue
-                os.makedirs(os.path.join(scratch, 'base'), exist_ok=True)
-                base_asl = disassemble(base, os.path.join(scratch, 'base'))
-                made_asl = disassemble(made, scratch)
-                extra = unexpected_changes(base_asl, made_asl)
-                if extra:
-                    print(f'FAIL {name}: differs beyond firmware addresses:')
-                    for line in extra[:20]:
-                        print(f'#   {line}')
-                    failed = True
-                else:
-                    print(f'PASS {name}: only firmware addresses differ '
-                          f'({", ".join(placed_values(base_asl))} -> '
-                          f'{", ".join(placed_values(made_asl))})')
+                ok &= compare_table(base, made,
+                                    f'firmware-acpi/{arch}/{machine}/{table}',
+                                    scratch)
     if not changed:
         print(f'PASS firmware-acpi/{arch}: the base\'s tables hold as they '
               f'are')
-    return failed
+    return ok
 
 
 def main():
@@ -140,7 +143,7 @@ def main():
     out = os.path.abspath(args.out)
     lay_out(reference, out)
     rebuild(reference, args.arch, out)
-    return 1 if check(reference, args.arch, out) else 0
+    return 0 if check(reference, args.arch, out) else 1
 
 
 if __name__ == '__main__':
