@@ -14,6 +14,8 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "libqos/fw_cfg.h"
+#include "libqos/libqos.h"
+#include "libqos/malloc-pc.h"
 #include "qobject/qdict.h"
 #include "nvdimm-qtest.h"
 
@@ -62,12 +64,28 @@ static char *nvdimm_args(const char *id, const Backend *b, const char *extra)
 
 /* ---- tables through fw_cfg ---- */
 
-static uint8_t *fetch_table(QTestState *qts, const char *sig, uint32_t *len)
+/*
+ * Through fw_cfg DMA: the blob's 128 KiB, a byte per qtest round trip
+ * through the data port, would take seconds.
+ */
+static size_t read_acpi_tables(QTestState *qts, uint8_t *blob, size_t bufsize)
 {
     QFWCFG *fw_cfg = pc_fw_cfg_init(qts);
+    QOSState qs = { .qts = qts };
+    size_t size;
+
+    pc_alloc_init(&qs.alloc, qts, ALLOC_NO_FLAGS);
+    size = qfw_cfg_read_file(fw_cfg, &qs, "etc/acpi/tables", blob, bufsize);
+    alloc_destroy(&qs.alloc);
+    pc_fw_cfg_uninit(fw_cfg);
+    return size;
+}
+
+static uint8_t *fetch_table(QTestState *qts, const char *sig, uint32_t *len)
+{
     size_t bufsize = 512 * 1024;
     g_autofree uint8_t *blob = g_malloc0(bufsize);
-    size_t size = qfw_cfg_get_file(fw_cfg, "etc/acpi/tables", blob, bufsize);
+    size_t size = read_acpi_tables(qts, blob, bufsize);
     uint8_t *found = NULL;
     size_t off;
 
@@ -87,7 +105,6 @@ static uint8_t *fetch_table(QTestState *qts, const char *sig, uint32_t *len)
         }
         off += tlen;
     }
-    pc_fw_cfg_uninit(fw_cfg);
     return found;
 }
 
