@@ -29,7 +29,7 @@ reference: base
 # The other targets that compile NVDIMM code (arm virt, spapr, loongarch),
 # in build/qemu beside x86_64
 build-all: qemu
-	@$(SCRIPTS)/build-qemu.sh others
+	@$(SCRIPTS)/build-qemu.sh others-all
 
 # clang with ASan, UBSan and libFuzzer: build/qemu-san
 san asan: base

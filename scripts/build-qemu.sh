@@ -6,9 +6,10 @@
 #   build-qemu.sh patched    our files over the base, patches/ applied
 #                            (build/src); x86_64-softmmu and the NVDIMM
 #                            qtests in build/qemu
-#   build-qemu.sh others     the other targets that compile NVDIMM code
-#                            (aarch64, ppc64, loongarch64) in the same
-#                            build/qemu, which shares their common objects
+#   build-qemu.sh others     in the same build/qemu, which shares the
+#                            common objects: aarch64, and the ppc64 and
+#                            loongarch64 objects that include our header
+#   build-qemu.sh others-all aarch64, ppc64 and loongarch64 whole
 #   build-qemu.sh reference  the unmodified base plus only our qtests and
 #                            the patches that build them (build/ref/src):
 #                            build/reference/qemu-system-x86_64, the test
@@ -93,8 +94,11 @@ ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # The emulator, the option ROMs and QEMU's own qtests of the target
 # (base-qtests-ARCH: see base_qtest_goals)
 X86_GOALS="qemu-system-x86_64 recurse-all base-qtests-x86_64"
-OTHER_GOALS="qemu-system-aarch64 qemu-system-ppc64 qemu-system-loongarch64
-             base-qtests-aarch64"
+# arm virt runs QEMU's own qtests; spapr and loongarch virt run nothing, so
+# make check compiles only their objects that include our header
+# (compile_nvdimm_callers) and make build-all links their emulators too.
+OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
+OTHER_LINK_GOALS="qemu-system-ppc64 qemu-system-loongarch64"
 # The reference needs arm virt only, for QEMU's own qtests
 REF_OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
 # Debian's qemu-efi-aarch64, under the names of the base's pc-bios/
@@ -102,6 +106,15 @@ declare -A EDK2_FILES=(
     [edk2-aarch64-code.fd]=/usr/share/AAVMF/AAVMF_CODE.fd
     [edk2-arm-vars.fd]=/usr/share/AAVMF/AAVMF_VARS.fd
 )
+
+# The device configuration of the sanitizer build, as configure takes it:
+# a name relative to SRC/configs/devices/x86_64-softmmu, without ".mak"
+SAN_DEVICES="$top/scripts/san-devices-x86_64.mak"
+
+san_devices() {
+    realpath -m --relative-to="$1/configs/devices/x86_64-softmmu" \
+        "${SAN_DEVICES%.mak}"
+}
 
 # Our files to lay over the base: all of them, or only the tests.
 overlay_files() {
@@ -207,6 +220,39 @@ base_qtest_goals() {
     done | tr '\n' ' '
 }
 
+# The objects of ppc64 and loongarch64 that include our header, directly
+# or through spapr_nvdimm.h
+nvdimm_callers() {
+    local src=$1 f
+    for f in $(cd "$src" && grep -l -e '"hw/mem/nvdimm.h"' \
+               -e '"hw/ppc/spapr_nvdimm.h"' hw/ppc/*.c hw/loongarch/*.c); do
+        case "$f" in
+        hw/ppc/*) echo "libqemu-ppc64-softmmu.a.p/${f//\//_}.o" ;;
+        *) echo "libqemu-loongarch64-softmmu.a.p/${f//\//_}.o" ;;
+        esac
+    done
+}
+
+# compile_nvdimm_callers SRC BUILDDIR: compile them again (ccache replays
+# the compiler's messages) and fail on any warning: --disable-werror
+# would let one pass.
+compile_nvdimm_callers() {
+    local bdir=$2 objs out
+    objs=$(nvdimm_callers "$1")
+    # shellcheck disable=SC2086
+    (cd "$bdir" && rm -f $objs)
+    log "compiling the NVDIMM callers of ppc64 and loongarch64:" $objs
+    # shellcheck disable=SC2086
+    out=$(ninja -C "$bdir" -j"${VNV_JOBS:-$(nproc)}" $objs 2>&1) || {
+        echo "$out" | tail -n 40 >&2
+        exit 1
+    }
+    if grep -q 'warning:' <<< "$out"; then
+        grep -B 3 -A 3 'warning:' <<< "$out" >&2
+        exit 1
+    fi
+}
+
 # configure_and_build SRC BUILDDIR TARGETS MAKE_GOALS [CONFIGURE_ARGS...]
 # Configures again only when the configure command line changed.
 configure_and_build() {
@@ -271,7 +317,12 @@ main() {
     others)
         stage "$root/src" all
         configure_and_build "$root/src" "$root/qemu" "$TARGETS" \
-            "$OTHER_GOALS" ;;
+            "$OTHER_GOALS"
+        compile_nvdimm_callers "$root/src" "$root/qemu" ;;
+    others-all)
+        stage "$root/src" all
+        configure_and_build "$root/src" "$root/qemu" "$TARGETS" \
+            "$OTHER_GOALS $OTHER_LINK_GOALS" ;;
     reference)
         stage "$build/ref/src" tests
         configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
@@ -289,16 +340,20 @@ main() {
         # that the clang flags are not meant for.  -O1, as ASan's
         # documentation recommends, also compiles faster than -O2: this
         # is the one build of make check that shares no object through
-        # ccache.
+        # ccache.  For the same reason it has only the devices its tests
+        # start (SAN_DEVICES): a fifth fewer objects to compile.
         stage "$root/src" all
         VNV_CC=clang-14 VNV_CXX=clang++-14 \
             configure_and_build "$root/src" "$root/qemu-san" x86_64-softmmu \
             "qemu-system-x86_64 qemu-fuzz-x86_64 $ALL_QTESTS" \
             --enable-fuzzing --enable-asan --enable-ubsan \
-            --extra-cflags=-O1 --extra-cxxflags=-O1
+            --extra-cflags=-O1 --extra-cxxflags=-O1 \
+            --without-default-devices \
+            --with-devices-x86_64="$(san_devices "$root/src")"
         link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
-        echo "usage: $0 patched|others|reference|reference-others|san|stage" >&2
+        echo "usage: $0 patched|others|others-all|reference|" \
+             "reference-others|san|stage" >&2
         exit 2 ;;
     esac
 }
