@@ -63,6 +63,8 @@ ADDED=(
     include/hw/mem/nvdimm-labels.h
     hw/mem/nvdimm-errors.c
     include/hw/mem/nvdimm-errors.h
+    hw/mem/nvdimm-poison.c
+    include/hw/mem/nvdimm-poison.h
     hw/acpi/nvdimm-ars.c
     hw/acpi/nvdimm-ars.h
     hw/mem/nvdimm-health.c

@@ -7,7 +7,8 @@
  * nvdimm-media-errors=on the guest finds them with Address Range Scrub
  * and clears them through the root device's _DSM (hw/acpi/nvdimm-ars.c).
  * They are VM state: they migrate, in a section sent only when a device
- * has any, and a QEMU restart starts without them.
+ * has any, and a QEMU restart starts without them.  Loads from them fail
+ * (nvdimm-poison.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,6 +19,7 @@
 #include "hw/acpi/acpi_dev_interface.h"
 #include "hw/boards.h"
 #include "hw/mem/nvdimm-errors.h"
+#include "hw/mem/nvdimm-poison.h"
 #include "qapi/qapi-commands-nvdimm.h"
 #include "qemu/nvdimm-utils.h"
 #include "migration/qemu-file-types.h"
@@ -105,6 +107,7 @@ bool nvdimm_errors_add(NVDIMMDevice *nvdimm, uint64_t offset,
     g_array_remove_range(ranges, first, last - first);
     g_array_insert_val(ranges, first, merged);
     trace_nvdimm_errors_add(offset, length, ranges->len);
+    nvdimm_poison_update(nvdimm);
     return true;
 }
 
@@ -131,7 +134,19 @@ uint64_t nvdimm_errors_clear(NVDIMMDevice *nvdimm, uint64_t offset,
         }
     }
     trace_nvdimm_errors_clear(offset, length, cleared, ranges->len);
+    if (cleared) {
+        nvdimm_poison_update(nvdimm);
+    }
     return cleared;
+}
+
+bool nvdimm_errors_meet(NVDIMMDevice *nvdimm, uint64_t offset,
+                        uint64_t length)
+{
+    GArray *ranges = nvdimm->errors->ranges;
+    guint i = first_ending_after(ranges, offset);
+
+    return i < ranges->len && range_at(ranges, i)->offset < offset + length;
 }
 
 void nvdimm_errors_foreach(NVDIMMDevice *nvdimm, uint64_t offset,
@@ -236,6 +251,7 @@ static int nvdimm_errors_get(QEMUFile *f, void *pv, size_t size,
     }
     g_array_set_size(errors->ranges, 0);
     g_array_append_vals(errors->ranges, loaded->data, loaded->len);
+    nvdimm_poison_update(errors->owner);
     return qemu_file_get_error(f);
 }
 
@@ -278,6 +294,7 @@ void nvdimm_errors_unrealize(NVDIMMDevice *nvdimm)
     if (!nvdimm->errors) {
         return;
     }
+    nvdimm_poison_unrealize(nvdimm);
     vmstate_unregister(NULL, &vmstate_nvdimm_errors, nvdimm->errors);
     g_array_free(nvdimm->errors->ranges, true);
     g_free(nvdimm->errors);

@@ -25,6 +25,7 @@
 #include "hw/mem/nvdimm-errors.h"
 #include "hw/mem/nvdimm-health.h"
 #include "hw/mem/nvdimm-labels.h"
+#include "hw/mem/nvdimm-poison.h"
 #include "hw/mem/memory-device.h"
 #include "hw/boards.h"
 #include "hw/qdev-properties.h"
@@ -398,6 +399,11 @@ static uint64_t nvdimm_md_get_min_alignment(const MemoryDeviceState *md)
     return NVDIMM(md)->region_align;
 }
 
+static unsigned int nvdimm_md_get_memslots(MemoryDeviceState *md)
+{
+    return nvdimm_poison_memslots(NVDIMM(md));
+}
+
 static void nvdimm_uuid_get(Object *obj, Visitor *v, const char *name,
                             void *opaque, Error **errp)
 {
@@ -480,6 +486,7 @@ static void nvdimm_class_init(ObjectClass *oc, void *data)
     ddc->unrealize = nvdimm_unrealize;
     mdc->get_memory_region = nvdimm_md_get_memory_region;
     mdc->get_min_alignment = nvdimm_md_get_min_alignment;
+    mdc->get_memslots = nvdimm_md_get_memslots;
     nvc->read_label_data = nvdimm_read_label_data;
     nvc->write_label_data = nvdimm_write_label_data;
     nvdimm_class_add_properties(oc);

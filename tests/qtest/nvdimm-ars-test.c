@@ -450,6 +450,76 @@ static void test_hmp(void)
     vm_stop(&vm);
 }
 
+/* The I/O overlays that make loads of poisoned pages fail, in info mtree */
+static int poison_overlays(QTestState *qts)
+{
+    g_autofree char *mtree = qtest_hmp(qts, "info mtree");
+    int n = 0;
+    char *p;
+
+    for (p = strstr(mtree, "nvdimm-poison"); p;
+         p = strstr(p + 1, "nvdimm-poison")) {
+        n++;
+    }
+    return n;
+}
+
+static void clear_all(QTestState *qts)
+{
+    qtest_qmp_assert_success(qts, "{'execute': 'nvdimm-clear-error',"
+                             " 'arguments': {'id': 'nv0', 'offset': 0,"
+                             " 'length': %d}}", BACKEND_SIZE);
+}
+
+/*
+ * One overlay per run of poisoned 4 KiB pages, at most 64, none once
+ * the errors are cleared
+ */
+static void test_poison_overlays(void)
+{
+    Vm vm = vm_start_on_errors();
+    int i;
+
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 0);
+    inject(vm.qts, 0x1000, 512);
+    inject(vm.qts, 0x1e00, 512);
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 1);
+    inject(vm.qts, 0x3000, 1);
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 2);
+    inject(vm.qts, 0x2000, 16);
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 1);
+    for (i = 0; i < 100; i++) {
+        inject(vm.qts, 0x10000 + i * 0x2000, 512);
+    }
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 64);
+    clear_all(vm.qts);
+    g_assert_cmpint(poison_overlays(vm.qts), ==, 0);
+    vm_stop(&vm);
+}
+
+/* Under the overlay, stores reach the backend and loads read it */
+static void test_poison_passes_through(void)
+{
+    static const char data[] = "written over a poisoned range";
+    Vm vm = vm_start_on_errors();
+    char back[sizeof(data)], file[sizeof(data)];
+    uint64_t clean;
+    int fd;
+
+    inject(vm.qts, 0x1000, 512);
+    qtest_memwrite(vm.qts, NV_BASE + 0x1000, data, sizeof(data));
+    qtest_memread(vm.qts, NV_BASE + 0x1000, back, sizeof(back));
+    g_assert_cmpmem(back, sizeof(back), data, sizeof(data));
+    qtest_writeq(vm.qts, NV_BASE + 0x1800, 0x1122334455667788ULL);
+    clean = qtest_readq(vm.qts, NV_BASE + 0x1800);
+    g_assert_cmphex(clean, ==, 0x1122334455667788ULL);
+    fd = open(vm.backend, O_RDONLY);
+    g_assert_cmpint(pread(fd, file, sizeof(file), 0x1000), ==, sizeof(file));
+    close(fd);
+    g_assert_cmpmem(file, sizeof(file), data, sizeof(data));
+    vm_stop(&vm);
+}
+
 /* Random root calls, plausible and not: each gets a reply, none hurts */
 static void test_random_requests(void)
 {
@@ -505,6 +575,7 @@ static void test_migrate_errors(void)
     qtest_qmp_eventwait(dst, "RESUME");
     got = listed_errors(dst);
     g_assert_cmpstr(got, ==, want);
+    g_assert_cmpint(poison_overlays(dst), ==, 2);
     qtest_quit(dst);
     unlink(path);
     vm_stop(&src);
@@ -593,6 +664,9 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/ars/media-event", test_media_event);
     qtest_add_func("/nvdimm/ars/qmp-errors", test_qmp_errors);
     qtest_add_func("/nvdimm/ars/hmp", test_hmp);
+    qtest_add_func("/nvdimm/ars/poison-overlays", test_poison_overlays);
+    qtest_add_func("/nvdimm/ars/poison-passes-through",
+                   test_poison_passes_through);
     qtest_add_func("/nvdimm/ars/random-requests", test_random_requests);
     qtest_add_func("/nvdimm/ars/migrate-errors", test_migrate_errors);
     qtest_add_func("/nvdimm/ars/migrate-none", test_migrate_none);

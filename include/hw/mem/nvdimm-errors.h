@@ -47,6 +47,10 @@ bool nvdimm_errors_add(NVDIMMDevice *nvdimm, uint64_t offset,
 uint64_t nvdimm_errors_clear(NVDIMMDevice *nvdimm, uint64_t offset,
                              uint64_t length);
 
+/* Does [@offset, @offset + @length) meet a poisoned range? */
+bool nvdimm_errors_meet(NVDIMMDevice *nvdimm, uint64_t offset,
+                        uint64_t length);
+
 /* Walk the poisoned ranges that meet [@offset, @offset + @length). */
 void nvdimm_errors_foreach(NVDIMMDevice *nvdimm, uint64_t offset,
                            uint64_t length, NVDIMMErrorFn fn, void *opaque);

@@ -32,6 +32,7 @@ OBJECT_DECLARE_TYPE(NVDIMMDevice, NVDIMMClass, NVDIMM)
 typedef struct NVDIMMFlushHints NVDIMMFlushHints;
 typedef struct NVDIMMMediaErrors NVDIMMMediaErrors;
 typedef struct NVDIMMHealth NVDIMMHealth;
+typedef struct NVDIMMPoison NVDIMMPoison;
 
 /*
  * An NVDIMM: a pc-dimm whose backend ends with an optional namespace
@@ -57,6 +58,7 @@ struct NVDIMMDevice {
     bool readonly;              /* ROM backend; label writes refused */
     NVDIMMFlushHints *flush;    /* with flush_hints: nvdimm-flush.c */
     NVDIMMMediaErrors *errors;  /* poisoned ranges: nvdimm-errors.c */
+    NVDIMMPoison *poison;       /* their overlays: nvdimm-poison.c */
     NVDIMMHealth *health;       /* SMART state: nvdimm-health.c */
 };
 
