@@ -8,7 +8,8 @@
 # The initramfs holds busybox, ndctl, daxctl, mke2fs/e2fsck, filefrag, the
 # shared libraries they need, the NVDIMM and ext4 kernel modules (with their
 # dependencies, in load order) and the guest side of the test rig:
-# guest/init and guest/scenarios/.
+# guest/init, guest/scenarios/ and guest/tools/ (our own small programs,
+# built static with the host's compiler).
 #
 # Idempotent: the unpacked packages are keyed on the package versions and
 # the initramfs on those plus this script and guest/, so a second run with
@@ -202,6 +203,14 @@ install_rig() {
     chmod 0755 "$root"/scenarios/*.sh
 }
 
+install_tools() {
+    local src
+    for src in "$top"/guest/tools/*.c; do
+        gcc -static -O2 -Wall -Werror -o \
+            "$root/usr/bin/$(basename "$src" .c)" "$src"
+    done
+}
+
 assemble_initramfs() {
     local kver=$1
     rm -rf "$root"
@@ -210,6 +219,7 @@ assemble_initramfs() {
     install_userspace
     install_modules "$kver"
     install_rig
+    install_tools
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
         cpio -o -H newc -R 0:0 --quiet) > "$out/initrd.img.new"
     mv "$out/initrd.img.new" "$out/initrd.img"
@@ -219,7 +229,7 @@ assemble_initramfs() {
 # Everything the initramfs is made of, as one hash.
 rig_hash() {
     (cat "$0" "$top/guest/init" "$top/guest/vnv-lib.sh" \
-        "$top"/guest/scenarios/*.sh) |
+        "$top"/guest/scenarios/*.sh "$top"/guest/tools/*.c) |
         sha256sum | cut -c1-16
 }
 

@@ -432,6 +432,7 @@ class Guest:
         return self.qmp("human-monitor-command", **{"command-line": cmdline})
 
     def events(self, name=None):
+        """The QMP events so far; they arrive with the replies to commands."""
         evs = self._qmp.events if self._qmp else []
         return [e for e in evs if name is None or e["event"] == name]
 

@@ -17,46 +17,7 @@
 #            and rewriting the page makes the file readable again
 . /vnv-lib.sh
 
-PMEM=/dev/pmem0
-BADBLOCKS=/sys/block/pmem0/badblocks
 NS=namespace0.0
-
-# Through the page cache, so that the driver sees whole, aligned pages:
-# busybox dd's buffer is not page-aligned, and with O_DIRECT the kernel
-# splits one sector over two segments, too short to check or clear.
-
-# read_fails SECTOR: reading the sector fails
-read_fails() {
-    echo 3 > /proc/sys/vm/drop_caches
-    ! dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 2> /dev/null
-}
-
-# write_page SECTOR: write zeroes over the 4 KiB page that holds the
-# sector, down to the device (a smaller write would read the page first)
-write_page() {
-    dd if=/dev/zero of="$PMEM" bs=4096 seek=$(($1 / 8)) count=1 conv=fsync \
-        2> /dev/null
-}
-
-# read_sector SECTOR: read the sector from the device
-read_sector() {
-    echo 3 > /proc/sys/vm/drop_caches
-    dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 2> /dev/null
-}
-
-# wait_badblocks EXPECTED SECONDS: until the badblocks list is EXPECTED
-wait_badblocks() {
-    local n=0
-    while [ "$(cat "$BADBLOCKS")" != "$1" ] && [ "$n" -lt $(($2 * 4)) ]; do
-        sleep 0.25
-        n=$((n + 1))
-    done
-    [ "$(cat "$BADBLOCKS")" = "$1" ]
-}
-
-badblocks_now() {
-    cat "$BADBLOCKS" | tr '\n' ' ' | sed 's/ $//'
-}
 
 check pmem0 wait_path "$PMEM" 30
 expect dsm-mask "$(cat /sys/bus/nd/devices/ndbus0/nfit/dsm_mask 2>&1)" 0x3be

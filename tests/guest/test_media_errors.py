@@ -5,8 +5,12 @@
 A label-less 256 MiB NVDIMM.  The guest (scenario "media-errors", stock
 kernel and ndctl) scrubs, sees and clears what the host poisons over
 QMP, and injects and un-injects errors itself; at each step the host
-checks QEMU's list with query-nvdimm-errors.  Without the option QEMU
-refuses nvdimm-inject-error and the guest sees no root functions.
+checks QEMU's list with query-nvdimm-errors.  In a second boot
+(scenario "machine-check") the host poisons without telling the guest,
+and the guest's loads meet the errors: machine checks, from which the
+guest kernel recovers, each reported to the host as a MEMORY_FAILURE
+event.  Without the option QEMU refuses nvdimm-inject-error and the
+guest sees no root functions.
 """
 
 import sys
@@ -19,6 +23,14 @@ BLOCK = 4096            # poisoned by the guest's ndctl
 QUIET = 8192            # poisoned by the host, found by a scrub
 # ndctl inject-error poisons this much of each block: the clear unit
 CLEAR_UNIT = 256
+MCE_SECTOR = 16384      # poisoned quietly by the host, met by a load
+# A guest CPU on which Linux recovers from machine checks: Intel, with
+# ERMS for the kernel's machine-check-safe copy (qemu64 is an AMD CPU
+# without ERMS)
+MCE_CPU = "qemu64,vendor=GenuineIntel,+erms"
+# What QEMU reports of each machine check it raised
+MEMORY_FAILURE = {"recipient": "guest", "action": "inject",
+                  "flags": {"action-required": True, "recursive": False}}
 
 
 def errors(g):
@@ -59,23 +71,50 @@ def steps(suite, prefix, g):
     g.go("quiet")
 
 
-def with_option(suite, machine):
-    prefix = "%s/media-errors" % machine
-    backend = sparse_file(suite.path(machine + "-media.img"), SIZE)
-    g = suite.guest(prefix, "media-errors",
+def boot_with_option(suite, machine, case, scenario, host_steps, params,
+                     cpu=()):
+    """Boot SCENARIO with the option on a fresh NVDIMM, HOST_STEPS on QMP."""
+    prefix = "%s/%s" % (machine, case)
+    backend = sparse_file(suite.path("%s-%s.img" % (machine, case)), SIZE)
+    g = suite.guest(prefix, scenario,
                     machine=machine + ",nvdimm=on,nvdimm-media-errors=on",
-                    qemu_args=nvdimm_args("nv0", backend, "256M",
-                                          label_size=None),
-                    params={"sector": SECTOR, "block": BLOCK,
-                            "quiet": QUIET})
+                    qemu_args=list(cpu) + nvdimm_args("nv0", backend, "256M",
+                                                      label_size=None),
+                    params=params)
     try:
         g.start()
-        steps(suite, prefix, g)
+        host_steps(suite, prefix, g)
         g.wait_done(180)
     except GuestError as e:
         suite.report(prefix + "/run", False, str(e))
     g.kill()
     suite.collect(prefix, g)
+
+
+def memory_failures(g):
+    """The MEMORY_FAILURE events so far (events come with QMP replies)."""
+    g.qmp("query-status")
+    return [e["data"] for e in g.events("MEMORY_FAILURE")]
+
+
+def machine_check_steps(suite, prefix, g):
+    """The host's half of machine-check.sh."""
+    g.wait_for(r"VNV-READY kernel$", 120)
+    inject(g, MCE_SECTOR, notify=False)
+    g.go("kernel")
+    step(suite, prefix, g, "kernel-cleared", "cleared-by-write", [])
+    failures = memory_failures(g)
+    suite.check(prefix + "/host/kernel-memory-failure",
+                failures == [MEMORY_FAILURE], "events: %s" % failures)
+    offset = int(g.wait_for(r"VNV-INFO poison-offset=(\d+)$", 120).group(1))
+    g.wait_for(r"VNV-READY user$", 120)
+    g.qmp("nvdimm-inject-error", id="nv0", offset=offset, length=512,
+          notify=False)
+    g.go("user")
+    g.wait_for(r"VNV-RESULT user/sigbus ", 120)
+    failures = memory_failures(g)
+    suite.check(prefix + "/host/user-memory-failure",
+                failures == [MEMORY_FAILURE] * 2, "events: %s" % failures)
 
 
 def without_option(suite, machine):
@@ -104,7 +143,12 @@ def without_option(suite, machine):
 def main():
     suite = Suite("media-errors")
     for machine in suite.machines:
-        with_option(suite, machine)
+        boot_with_option(suite, machine, "media-errors", "media-errors",
+                         steps, {"sector": SECTOR, "block": BLOCK,
+                                 "quiet": QUIET})
+        boot_with_option(suite, machine, "machine-check", "machine-check",
+                         machine_check_steps, {"sector": MCE_SECTOR},
+                         cpu=["-cpu", MCE_CPU])
     without_option(suite, "pc")
     return suite.finish()
 
