@@ -10,9 +10,10 @@
  * under KVM an overlay would make the access an MMIO exit, which cannot
  * fail, at the cost of memslots.
  *
- * Overlays are rebuilt when the list of runs changes, in one memory
- * transaction, and there are at most NVDIMM_POISON_MAX_OVERLAYS of them,
- * so that a device with many errors costs a bounded memory map.
+ * Overlays follow the list of runs in one memory transaction per change,
+ * those that still match staying, and there are at most
+ * NVDIMM_POISON_MAX_OVERLAYS of them, so that a device with many errors
+ * costs a bounded memory map.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -143,24 +144,6 @@ static GArray *poisoned_runs(NVDIMMDevice *nvdimm)
     return runs;
 }
 
-static bool overlays_match(GPtrArray *overlays, GArray *runs)
-{
-    guint i;
-
-    if (overlays->len != runs->len) {
-        return false;
-    }
-    for (i = 0; i < runs->len; i++) {
-        PoisonOverlay *ov = g_ptr_array_index(overlays, i);
-        PoisonRun *run = &g_array_index(runs, PoisonRun, i);
-
-        if (ov->offset != run->offset || ov->length != run->length) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static PoisonOverlay *overlay_new(NVDIMMDevice *nvdimm, const PoisonRun *run)
 {
     PoisonOverlay *ov = NVDIMM_POISON_OVERLAY(
@@ -187,17 +170,6 @@ static void overlay_finalize(Object *obj)
     object_unref(OBJECT(ov->nvdimm));
 }
 
-static void unmap_overlays(GPtrArray *overlays)
-{
-    guint i;
-
-    for (i = 0; i < overlays->len; i++) {
-        PoisonOverlay *ov = g_ptr_array_index(overlays, i);
-
-        memory_region_del_subregion(ov->ram, &ov->mr);
-    }
-}
-
 /* After the commit: its memory listeners still see the NVDIMM as parent */
 static void unparent_overlays(GPtrArray *overlays)
 {
@@ -206,27 +178,65 @@ static void unparent_overlays(GPtrArray *overlays)
     for (i = 0; i < overlays->len; i++) {
         object_unparent(OBJECT(g_ptr_array_index(overlays, i)));
     }
-    g_ptr_array_set_size(overlays, 0);
 }
 
-static void add_overlays(NVDIMMDevice *nvdimm, GPtrArray *overlays,
-                         GArray *runs)
+static bool overlay_is_run(PoisonOverlay *ov, PoisonRun *run)
 {
-    guint i;
+    return ov->offset == run->offset && ov->length == run->length;
+}
 
-    for (i = 0; i < runs->len; i++) {
-        PoisonOverlay *ov = overlay_new(nvdimm,
-                                        &g_array_index(runs, PoisonRun, i));
+/*
+ * Make @overlays match @runs, both by offset, keeping the overlays that
+ * already do: an injection changes a run or two.  The overlays taken out
+ * go to @retired.
+ */
+static void sync_overlays(NVDIMMDevice *nvdimm, GPtrArray *overlays,
+                          GArray *runs, GPtrArray *retired)
+{
+    g_autoptr(GPtrArray) kept = g_ptr_array_new();
+    guint i = 0, j = 0;
 
-        memory_region_add_subregion_overlap(ov->ram, ov->offset, &ov->mr, 1);
-        g_ptr_array_add(overlays, ov);
+    while (i < overlays->len || j < runs->len) {
+        PoisonOverlay *ov = i < overlays->len ?
+                            g_ptr_array_index(overlays, i) : NULL;
+        PoisonRun *run = j < runs->len ?
+                         &g_array_index(runs, PoisonRun, j) : NULL;
+
+        if (ov && run && overlay_is_run(ov, run)) {
+            g_ptr_array_add(kept, ov);
+            i++;
+            j++;
+        } else if (ov && (!run || ov->offset <= run->offset)) {
+            memory_region_del_subregion(ov->ram, &ov->mr);
+            g_ptr_array_add(retired, ov);
+            i++;
+        } else {
+            ov = overlay_new(nvdimm, run);
+            memory_region_add_subregion_overlap(ov->ram, ov->offset,
+                                                &ov->mr, 1);
+            g_ptr_array_add(kept, ov);
+            j++;
+        }
     }
+    g_ptr_array_set_size(overlays, 0);
+    g_ptr_array_extend(overlays, kept, NULL, NULL);
+}
+
+/* Make the overlays match @runs, in one memory transaction */
+static void apply_runs(NVDIMMDevice *nvdimm, GArray *runs)
+{
+    g_autoptr(GPtrArray) retired = g_ptr_array_new();
+
+    memory_region_transaction_begin();
+    sync_overlays(nvdimm, nvdimm->poison->overlays, runs, retired);
+    memory_region_transaction_commit();
+    unparent_overlays(retired);
+    trace_nvdimm_poison_overlays(runs->len);
 }
 
 void nvdimm_poison_update(NVDIMMDevice *nvdimm)
 {
     g_autoptr(GArray) runs = poisoned_runs(nvdimm);
-    g_autoptr(GPtrArray) old = NULL;
 
     if (!nvdimm->poison) {
         if (!runs->len) {
@@ -235,17 +245,7 @@ void nvdimm_poison_update(NVDIMMDevice *nvdimm)
         nvdimm->poison = g_new0(NVDIMMPoison, 1);
         nvdimm->poison->overlays = g_ptr_array_new();
     }
-    if (overlays_match(nvdimm->poison->overlays, runs)) {
-        return;
-    }
-    old = nvdimm->poison->overlays;
-    nvdimm->poison->overlays = g_ptr_array_new();
-    memory_region_transaction_begin();
-    unmap_overlays(old);
-    add_overlays(nvdimm, nvdimm->poison->overlays, runs);
-    memory_region_transaction_commit();
-    unparent_overlays(old);
-    trace_nvdimm_poison_overlays(runs->len);
+    apply_runs(nvdimm, runs);
 }
 
 unsigned nvdimm_poison_memslots(NVDIMMDevice *nvdimm)
@@ -255,13 +255,12 @@ unsigned nvdimm_poison_memslots(NVDIMMDevice *nvdimm)
 
 void nvdimm_poison_unrealize(NVDIMMDevice *nvdimm)
 {
+    g_autoptr(GArray) none = g_array_new(false, false, sizeof(PoisonRun));
+
     if (!nvdimm->poison) {
         return;
     }
-    memory_region_transaction_begin();
-    unmap_overlays(nvdimm->poison->overlays);
-    memory_region_transaction_commit();
-    unparent_overlays(nvdimm->poison->overlays);
+    apply_runs(nvdimm, none);
     g_ptr_array_free(nvdimm->poison->overlays, true);
     g_free(nvdimm->poison);
     nvdimm->poison = NULL;
