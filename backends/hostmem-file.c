@@ -139,15 +139,15 @@ static bool file_backend_memory_alloc(HostMemoryBackend *backend,
  * message differs in its final full stop between the groups, as it always
  * has; keep both, since management tools match on them.
  */
-static bool file_backend_frozen(Object *obj, const char *name,
-                                const char *stop, Error **errp)
+static bool file_backend_changeable(Object *obj, const char *name,
+                                    const char *stop, Error **errp)
 {
     if (!host_memory_backend_mr_inited(MEMORY_BACKEND(obj))) {
-        return false;
+        return true;
     }
     error_setg(errp, "cannot change property '%s' of %s%s", name,
                object_get_typename(obj), stop);
-    return true;
+    return false;
 }
 
 static char *file_backend_get_mem_path(Object *obj, Error **errp)
@@ -160,7 +160,7 @@ static void file_backend_set_mem_path(Object *obj, const char *value,
 {
     HostMemoryBackendFile *fb = MEMORY_BACKEND_FILE(obj);
 
-    if (file_backend_frozen(obj, "mem-path", "", errp)) {
+    if (!file_backend_changeable(obj, "mem-path", "", errp)) {
         return;
     }
     g_free(fb->mem_path);
@@ -185,7 +185,7 @@ static void file_backend_set_size_prop(Object *obj, Visitor *v,
     uint64_t *field = (uint64_t *)((char *)obj + (uintptr_t)opaque);
     uint64_t value;
 
-    if (file_backend_frozen(obj, name, "", errp)) {
+    if (!file_backend_changeable(obj, name, "", errp)) {
         return;
     }
     if (visit_type_size(v, name, &value, errp)) {
@@ -212,7 +212,7 @@ static bool file_backend_get_pmem(Object *obj, Error **errp)
 
 static void file_backend_set_pmem(Object *obj, bool value, Error **errp)
 {
-    if (file_backend_frozen(obj, "pmem", ".", errp)) {
+    if (!file_backend_changeable(obj, "pmem", ".", errp)) {
         return;
     }
 #ifndef CONFIG_LIBPMEM
@@ -240,7 +240,7 @@ static bool file_backend_get_readonly(Object *obj, Error **errp)
 
 static void file_backend_set_readonly(Object *obj, bool value, Error **errp)
 {
-    if (file_backend_frozen(obj, "readonly", ".", errp)) {
+    if (!file_backend_changeable(obj, "readonly", ".", errp)) {
         return;
     }
     MEMORY_BACKEND_FILE(obj)->readonly = value;
@@ -253,7 +253,7 @@ static int file_backend_get_rom(Object *obj, Error **errp)
 
 static void file_backend_set_rom(Object *obj, int value, Error **errp)
 {
-    if (file_backend_frozen(obj, "rom", ".", errp)) {
+    if (!file_backend_changeable(obj, "rom", ".", errp)) {
         return;
     }
     MEMORY_BACKEND_FILE(obj)->rom = value;

@@ -319,13 +319,13 @@ static void nvdimm_write_label_data(NVDIMMDevice *nvdimm, const void *buf,
  * The layout is fixed by the first nvdimm_prepare_memory_region(); from
  * then on label-size and the region derived from it must stay as they are.
  */
-static bool nvdimm_layout_fixed(NVDIMMDevice *nvdimm, Error **errp)
+static bool nvdimm_layout_changeable(NVDIMMDevice *nvdimm, Error **errp)
 {
     if (nvdimm->nvdimm_mr) {
         error_setg(errp, "cannot change property value");
-        return true;
+        return false;
     }
-    return false;
+    return true;
 }
 
 /*
@@ -355,7 +355,7 @@ static void nvdimm_label_size_set(Object *obj, Visitor *v, const char *name,
 {
     uint64_t size;
 
-    if (!nvdimm_layout_fixed(NVDIMM(obj), errp) &&
+    if (nvdimm_layout_changeable(NVDIMM(obj), errp) &&
         visit_type_size(v, name, &size, errp) &&
         nvdimm_label_size_valid(obj, name, size, errp)) {
         NVDIMM(obj)->label_size = size;
@@ -381,7 +381,7 @@ static void nvdimm_region_align_set(Object *obj, Visitor *v,
 {
     uint64_t align;
 
-    if (nvdimm_layout_fixed(NVDIMM(obj), errp) ||
+    if (!nvdimm_layout_changeable(NVDIMM(obj), errp) ||
         !visit_type_size(v, name, &align, errp)) {
         return;
     }
