@@ -20,7 +20,9 @@
  */
 
 #include "qemu/osdep.h"
+#include <math.h>
 #include "qapi/error.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "hw/acpi/acpi_dev_interface.h"
 #include "hw/boards.h"

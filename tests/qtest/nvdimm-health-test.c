@@ -8,6 +8,8 @@
 
 #include "qemu/osdep.h"
 #include "libqtest.h"
+#include "qapi/error.h"
+#include "qobject/qjson.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
 #include "nvdimm-qtest.h"
@@ -181,10 +183,10 @@ static uint32_t functions(QTestState *qts, uint32_t revision)
 
 static char *set_health_error(QTestState *qts, const char *args)
 {
-    g_autofree char *cmd = g_strdup_printf("{'execute': 'nvdimm-set-health',"
-                                           " 'arguments': {'id': 'nv0', %s}}",
-                                           args);
-    QDict *resp = qtest_qmp(qts, cmd);
+    g_autofree char *json = g_strdup_printf("{'id': 'nv0', %s}", args);
+    QObject *arguments = qobject_from_json(json, &error_abort);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'nvdimm-set-health',"
+                            " 'arguments': %p}", arguments);
     char *desc = NULL;
 
     if (qdict_haskey(resp, "error")) {
@@ -533,7 +535,7 @@ static void test_migrate_hostile(void)
     name = memmem(data, len, "nvdimm/health", strlen("nvdimm/health"));
     g_assert_nonnull(name);
     /* after the name: instance, version, then health and spares */
-    data[name - data + strlen("nvdimm/health") + 8 + 1] = 200;
+    ((uint8_t *)data)[name - data + strlen("nvdimm/health") + 8 + 1] = 200;
     g_assert_true(g_file_set_contents(path, data, len, NULL));
 
     vm.qts = vm_start_on(&vm, HEALTH_ON, false, "-incoming defer");
