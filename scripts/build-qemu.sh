@@ -243,7 +243,7 @@ compile_nvdimm_callers() {
     objs=$(nvdimm_callers "$1")
     # shellcheck disable=SC2086
     (cd "$bdir" && rm -f $objs)
-    log "compiling the NVDIMM callers of ppc64 and loongarch64:" $objs
+    log "compiling the NVDIMM callers of ppc64 and loongarch64:" "$objs"
     # shellcheck disable=SC2086
     out=$(ninja -C "$bdir" -j"${VNV_JOBS:-$(nproc)}" $objs 2>&1) || {
         echo "$out" | tail -n 40 >&2
@@ -255,10 +255,20 @@ compile_nvdimm_callers() {
     fi
 }
 
+# The compiler's warnings about our files, and the base files our
+# patches touch, in make log LOG
+our_warnings() {
+    grep 'warning:' "$1" |
+        grep -F -f <({ overlay_files all
+                      sed -n 's|^+++ b/\([^[:space:]]*\).*|\1|p' \
+                          "$top"/patches/*.patch; } |
+                    sed 's|^|/|; s|$|:|') || true
+}
+
 # configure_and_build SRC BUILDDIR TARGETS MAKE_GOALS [CONFIGURE_ARGS...]
 # Configures again only when the configure command line changed.
 configure_and_build() {
-    local src=$1 bdir=$2 targets=$3 goals=$4
+    local src=$1 bdir=$2 targets=$3 goals=$4 warnings
     shift 4
     local args=("$src/configure" --target-list="$targets"
                 --cc="ccache ${VNV_CC:-gcc}" --cxx="ccache ${VNV_CXX:-g++}"
@@ -287,6 +297,13 @@ configure_and_build() {
         grep -E 'error|Error' "$bdir/make-$what.log" | head -n 40 >&2
         exit 1
     }
+    # --disable-werror would let a warning about our files pass.  ccache
+    # replays a hit's messages, so a fresh build folder shows them all.
+    warnings=$(our_warnings "$bdir/make-$what.log")
+    if [ -n "$warnings" ]; then
+        echo "$warnings" >&2
+        exit 1
+    fi
 }
 
 # stage DST all|tests: lay out DST unless --no-stage was given
