@@ -149,11 +149,6 @@ typedef struct QEMU_PACKED NvdimmLabelRange {
 /* Platform Capabilities: bits 0..1 are meaningful */
 #define NFIT_CAP_HIGHEST_VALID      1
 
-static uint32_t nvdimm_slot_to_handle(int slot)
-{
-    return slot + 1;
-}
-
 uint32_t nvdimm_acpi_device_handle(NVDIMMDevice *nvdimm)
 {
     return nvdimm_slot_to_handle(PC_DIMM(nvdimm)->slot);

@@ -364,8 +364,7 @@ static void nvdimm_fill_placement(NVDIMMDevice *nvdimm,
     info->id = g_strdup(dev->id);
     info->slot = object_property_get_int(obj, PC_DIMM_SLOT_PROP,
                                          &error_abort);
-    /* The NFIT device handle of an NVDIMM is its slot plus one. */
-    info->handle = info->slot + 1;
+    info->handle = nvdimm_slot_to_handle(info->slot);
     info->node = object_property_get_uint(obj, PC_DIMM_NODE_PROP,
                                           &error_abort);
     info->addr = object_property_get_uint(obj, PC_DIMM_ADDR_PROP,

@@ -137,6 +137,12 @@ typedef struct NVDIMMState {
 /* The realized NVDIMM whose device id is @id, or an error naming it */
 NVDIMMDevice *nvdimm_find(const char *id, Error **errp);
 
+/* The NFIT device handle of the NVDIMM in @slot: the slot plus one */
+static inline uint32_t nvdimm_slot_to_handle(int slot)
+{
+    return slot + 1;
+}
+
 /*
  * The ACPI side, hw/acpi/nvdimm.c (stubbed when CONFIG_ACPI_NVDIMM is off).
  */
