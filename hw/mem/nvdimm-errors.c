@@ -140,6 +140,13 @@ uint64_t nvdimm_errors_clear(NVDIMMDevice *nvdimm, uint64_t offset,
     return cleared;
 }
 
+uint64_t nvdimm_errors_end(NVDIMMDevice *nvdimm)
+{
+    GArray *ranges = nvdimm->errors->ranges;
+
+    return ranges->len ? range_end(range_at(ranges, ranges->len - 1)) : 0;
+}
+
 bool nvdimm_errors_meet(NVDIMMDevice *nvdimm, uint64_t offset,
                         uint64_t length)
 {

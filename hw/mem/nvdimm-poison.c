@@ -115,7 +115,8 @@ static bool add_run(NVDIMMDevice *nvdimm, const NVDIMMErrorRange *range,
     if (last && start <= last->offset + last->length) {
         last->length = MAX(last->offset + last->length, end) - last->offset;
     } else if (runs->len == NVDIMM_POISON_MAX_OVERLAYS) {
-        last->length = end - last->offset;
+        /* The last overlay takes the rest: poisoned_runs() sizes it */
+        return false;
     } else {
         PoisonRun run = { start, end - start };
 
@@ -124,7 +125,6 @@ static bool add_run(NVDIMMDevice *nvdimm, const NVDIMMErrorRange *range,
     return true;
 }
 
-/* The runs of pages that hold poisoned ranges, as overlays should be */
 static bool overlays_wanted(void)
 {
     MachineState *ms = MACHINE(qdev_get_machine());
@@ -133,13 +133,24 @@ static bool overlays_wanted(void)
            ms->nvdimms_state->media_errors;
 }
 
+/*
+ * The runs of pages that hold poisoned ranges, as overlays should be: a
+ * walk of the first runs only, so that an injection costs the same with
+ * 10 or 10,000 errors.
+ */
 static GArray *poisoned_runs(NVDIMMDevice *nvdimm)
 {
     GArray *runs = g_array_new(false, false, sizeof(PoisonRun));
+    PoisonRun *last;
 
     if (overlays_wanted() && nvdimm->nvdimm_mr) {
         nvdimm_errors_foreach(nvdimm, 0, memory_region_size(nvdimm->nvdimm_mr),
                               add_run, runs);
+    }
+    if (runs->len == NVDIMM_POISON_MAX_OVERLAYS) {
+        last = &g_array_index(runs, PoisonRun, runs->len - 1);
+        last->length = QEMU_ALIGN_UP(nvdimm_errors_end(nvdimm),
+                                     POISON_PAGE_SIZE) - last->offset;
     }
     return runs;
 }

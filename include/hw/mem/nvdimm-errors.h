@@ -47,6 +47,9 @@ bool nvdimm_errors_add(NVDIMMDevice *nvdimm, uint64_t offset,
 uint64_t nvdimm_errors_clear(NVDIMMDevice *nvdimm, uint64_t offset,
                              uint64_t length);
 
+/* Where the last poisoned range ends; 0 without errors */
+uint64_t nvdimm_errors_end(NVDIMMDevice *nvdimm);
+
 /* Does [@offset, @offset + @length) meet a poisoned range? */
 bool nvdimm_errors_meet(NVDIMMDevice *nvdimm, uint64_t offset,
                         uint64_t length);
