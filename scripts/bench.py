@@ -14,7 +14,6 @@
 
 import argparse
 import datetime
-import importlib.util
 import os
 import re
 import resource
@@ -28,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS = os.path.join(ROOT, "build", "qemu", "qemu-system-x86_64")
@@ -440,14 +440,15 @@ LABEL_BYTES = 128 << 10
 
 def load_rig():
     """The guest rig module, or None when it or the guest is missing."""
-    path = os.path.join(ROOT, "scripts", "vnv-guest.py")
     kernel = os.path.join(ROOT, "build", "guest", "vmlinuz")
-    if not (os.path.exists(path) and os.path.exists(kernel)):
+    if not os.path.exists(kernel):
         return None
-    spec = importlib.util.spec_from_file_location("vnv_guest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from vnv import backend_files, guest
+    return types.SimpleNamespace(Guest=guest.Guest,
+                                 GuestError=guest.GuestError,
+                                 nvdimm_args=guest.nvdimm_args,
+                                 sparse_file=backend_files.sparse_file)
 
 
 def guest_rig(part):

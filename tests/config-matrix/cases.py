@@ -17,7 +17,7 @@ In arguments and commands, DIR stands for the scratch directory.
 from dataclasses import dataclass, field
 import subprocess
 
-from qemuvm import DEFAULT_MACHINE, DEFAULT_MEMORY
+from vnv.matrix import DEFAULT_MACHINE, DEFAULT_MEMORY
 
 DIR = '@DIR@'
 MiB = 1 << 20

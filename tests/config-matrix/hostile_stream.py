@@ -30,14 +30,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'scripts'))
 
-from qemuvm import (QmpSession, command_line, sha256_file,  # noqa: E402
-                    write_pattern_file)
-
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEFAULT_QEMU = os.path.join(TOP, 'build/qemu/qemu-system-x86_64')
-DEFAULT_REFERENCE = os.path.join(TOP, 'build/reference/qemu-system-x86_64')
+from vnv.backend_files import sha256, write_pattern_file  # noqa: E402
+from vnv.matrix import QmpSession, command_line          # noqa: E402
+from vnv.paths import OURS as DEFAULT_QEMU               # noqa: E402
+from vnv.paths import REFERENCE as DEFAULT_REFERENCE     # noqa: E402
 
 BACKEND_SIZE = 32 << 20
 LABEL_SIZE = 128 << 10
@@ -396,7 +395,7 @@ class Load:
 def load_stream(binary, stream, workdir, source_pmem=None, share=False):
     image = os.path.join(workdir, 'dest.img')
     write_pattern_file(image, BACKEND_SIZE, 'hostile-destination')
-    before = sha256_file(image)
+    before = sha256(image)
     cmd = command_line(binary, vm_args(image, share) +
                        ['-incoming', 'file:' + stream])
     session = QmpSession(cmd, stderr_path=os.path.join(workdir, 'dest.err'))
@@ -406,13 +405,13 @@ def load_stream(binary, stream, workdir, source_pmem=None, share=False):
     if status == 'completed' and source_pmem:
         pmem = os.path.join(workdir, 'dest.pmem')
         pmem_matches = save_pmem(session, pmem) and \
-            sha256_file(pmem) == sha256_file(source_pmem)
+            sha256(pmem) == sha256(source_pmem)
     alive = status == 'completed' and \
         session.execute('query-status') is not None
     run = session.finish(timeout=30)
     if status == 'completed' and not alive:
         status = 'died after loading'
-    return Load(status, run, (before, sha256_file(image)), pmem_matches)
+    return Load(status, run, (before, sha256(image)), pmem_matches)
 
 
 def load_problems(name, load):
@@ -490,7 +489,7 @@ class Side:
         self.binary = binary
         self.workdir = workdir
         self.stream, self.pmem = make_stream(binary, workdir)
-        self.image_hash = sha256_file(os.path.join(workdir, 'source.img'))
+        self.image_hash = sha256(os.path.join(workdir, 'source.img'))
         with open(self.stream, 'rb') as f:
             self.data = f.read()
 

@@ -28,14 +28,14 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', '..', 'scripts'))
 
 import cases as matrix                                      # noqa: E402
-from qemuvm import (command_line, run_qemu, sha256_file,    # noqa: E402
-                    pattern_bytes)
-
-TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEFAULT_QEMU = os.path.join(TOP, 'build/qemu/qemu-system-x86_64')
-DEFAULT_REFERENCE = os.path.join(TOP, 'build/reference/qemu-system-x86_64')
+from vnv.backend_files import pattern_bytes, sha256         # noqa: E402
+from vnv.matrix import command_line, run_qemu               # noqa: E402
+from vnv.paths import OURS as DEFAULT_QEMU                  # noqa: E402
+from vnv.paths import REFERENCE as DEFAULT_REFERENCE        # noqa: E402
 
 # Where we deliberately differ from stock: case -> (our outcome, reason).
 # docs/nvdimm.txt records each of these for users.
@@ -194,7 +194,7 @@ def hash_tree(workdir):
         for name in names:
             path = os.path.join(root, name)
             if os.path.isfile(path):
-                hashes[os.path.relpath(path, workdir)] = sha256_file(path)
+                hashes[os.path.relpath(path, workdir)] = sha256(path)
     return hashes
 
 

@@ -17,8 +17,12 @@ import os
 import sys
 import uuid
 
-from rig import (GiB, LABEL_SIZE, MiB, GuestError, Suite, nvdimm_args,
-                 patterned_file, sha256, sparse_file)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import patterned_file, sha256, sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import GiB, LABEL_SIZE, MiB, Suite  # noqa: E402
 
 
 def check_unchanged(suite, case, path, before):

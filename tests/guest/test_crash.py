@@ -29,8 +29,12 @@ import sys
 import time
 import uuid
 
-from rig import GuestError, LABEL_SIZE, MiB, Suite, info, nvdimm_args, \
-    sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import info, LABEL_SIZE, MiB, Suite  # noqa: E402
 
 BACKEND_SIZE = 128 * MiB
 A_SIZE = 16 * MiB

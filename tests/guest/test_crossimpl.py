@@ -14,9 +14,14 @@ import os
 import sys
 import uuid
 
-from rig import GiB, TOP, Suite, nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
 
-REFERENCE = os.path.join(TOP, "build", "reference", "qemu-system-x86_64")
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import nvdimm_args  # noqa: E402
+from vnv.paths import OURS, REFERENCE  # noqa: E402
+from vnv.suite import GiB, Suite  # noqa: E402
+
 
 
 def namespaces(g):
@@ -52,8 +57,7 @@ def cross(suite, machine, first, second, label):
 
 def main():
     suite = Suite("crossimpl")
-    ours = suite.qemu or os.path.join(TOP, "build", "qemu",
-                                      "qemu-system-x86_64")
+    ours = suite.qemu or OURS
     for machine in suite.machines:
         cross(suite, machine, REFERENCE, ours, "reference-to-ours")
         cross(suite, machine, ours, REFERENCE, "ours-to-reference")

@@ -9,10 +9,15 @@ value, and the DIMM id must be the same across boots.  Then two NVDIMMs
 on two NUMA nodes each show their region on their node.
 """
 
+import os
 import sys
 
-from rig import (GiB, LABEL_SIZE, MiB, Suite, info, nvdimm_args,
-                 sparse_file)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import nvdimm_args  # noqa: E402
+from vnv.suite import GiB, info, LABEL_SIZE, MiB, Suite  # noqa: E402
 
 # machine, nvdimm-persistence (None: not given), persistence_domain in sysfs
 CONFIGS = [

@@ -27,11 +27,15 @@ import sys
 import time
 import uuid
 
-from rig import GuestError, MiB, Suite, nvdimm_args, sparse_file, vnv
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.paths import OURS, REFERENCE  # noqa: E402
+from vnv.suite import MiB, Suite  # noqa: E402
 
 SIZE = 256 * MiB
-REFERENCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "build", "reference", "qemu-system-x86_64")
 MIG_SIZE = 1024 * MiB
 FLUSH_ON = {"flush-hints": "on"}
 PAGE = 4096
@@ -248,7 +252,7 @@ def offers_flush_hints(qemu):
 
 def main():
     suite = Suite("flush")
-    qemu = suite.qemu or os.environ.get("VNV_QEMU") or vnv.DEFAULT_QEMU
+    qemu = suite.qemu or os.environ.get("VNV_QEMU") or OURS
     if not offers_flush_hints(qemu):
         # The reference build: nothing to test but that it has no such
         # option (so a guest there never sees a flush hint).

@@ -22,7 +22,12 @@ guest sees no health and QMP refuses to set it.
 import os
 import sys
 
-from rig import MiB, GuestError, Suite, nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import MiB, Suite  # noqa: E402
 
 SIZE = 256 * MiB
 HOST_SET = {"health": "non-critical", "spares": 42, "life-used": 3,

@@ -14,11 +14,16 @@ smaller than size= is refused and left byte-identical, and the VM keeps
 running and takes a device that fits.
 """
 
+import os
 import sys
 import uuid
 
-from rig import MiB, LABEL_SIZE, GuestError, Suite, info, nvdimm_args, \
-    patterned_file, sha256, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import patterned_file, sha256, sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import info, LABEL_SIZE, MiB, Suite  # noqa: E402
 
 SIZE = 256 * MiB
 # fsdax needs a region start aligned to the guest's region align (16M)

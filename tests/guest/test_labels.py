@@ -10,10 +10,16 @@ the namespace is destroyed and re-created as devdax, then as sector with
 data on it.  Boot 3: the sector namespace, its uuid and data are back.
 """
 
+import os
 import sys
 import uuid
 
-from rig import GiB, LABEL_SIZE, Suite, info, nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import nvdimm_args  # noqa: E402
+from vnv.suite import GiB, info, LABEL_SIZE, Suite  # noqa: E402
 
 INDEX_SIGNATURE = b"NAMESPACE_INDEX\0"
 

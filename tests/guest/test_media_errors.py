@@ -13,9 +13,15 @@ event.  Without the option QEMU refuses nvdimm-inject-error and the
 guest sees no root functions.
 """
 
+import os
 import sys
 
-from rig import GuestError, MiB, Suite, nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import MiB, Suite  # noqa: E402
 
 SIZE = 256 * MiB
 SECTOR = 2048           # poisoned by the host, with a notification

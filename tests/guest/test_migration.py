@@ -28,8 +28,13 @@ import sys
 import time
 import uuid
 
-from rig import GiB, MiB, LABEL_SIZE, TOP, GuestError, Suite, info, \
-    nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.paths import OURS, REFERENCE  # noqa: E402
+from vnv.suite import GiB, info, LABEL_SIZE, MiB, Suite  # noqa: E402
 
 HOTPLUG_SIZE = 256 * MiB
 # The guest's -m (the rig's default) and its backend when it must come first
@@ -53,8 +58,6 @@ DIRTY_BANDWIDTH = 4 * MiB
 # of a fresh file system held the vCPU for 26 s (a soft lockup warning),
 # past the 30 s that a GO otherwise gets.
 MIGRATED_GO_TIMEOUT = 120
-REFERENCE = os.path.join(TOP, "build", "reference", "qemu-system-x86_64")
-DEFAULT_QEMU = os.path.join(TOP, "build", "qemu", "qemu-system-x86_64")
 # What a guest kernel prints when it oopses
 KERNEL_OOPS = ("general protection fault", "BUG: ", "Oops: ", "Kernel panic")
 
@@ -159,7 +162,7 @@ def mounted(suite, machine, name, src_qemu, dst_qemu):
     backend = sparse_file(suite.path(base + ".img"), MOUNTED_SIZE)
     args = nvdimm_args("nv0", backend, str(MOUNTED_SIZE))
     full_machine = machine
-    if os.path.abspath(src_qemu or DEFAULT_QEMU) == REFERENCE:
+    if os.path.abspath(src_qemu or OURS) == REFERENCE:
         full_machine, first = main_ram_first(machine)
         args = first + args
     token = uuid.uuid4().hex
@@ -313,7 +316,7 @@ def soak(suite, rounds):
     For counting, not for make check: from the reference, RAM and NVDIMM
     pages go missing (patches/0022), so those rounds fail.
     """
-    ours = suite.qemu or DEFAULT_QEMU
+    ours = suite.qemu or OURS
     pairs = [("ours-to-ours", ours, ours),
              ("ours-to-reference", ours, REFERENCE),
              ("reference-to-ours", REFERENCE, ours),
@@ -343,7 +346,7 @@ def main():
         mounted(suite, machine, "migrate", suite.qemu, suite.qemu)
         migrate_dirty(suite, machine, "dirty", suite.qemu, suite.qemu,
                       SMALL_NVDIMM)
-        if os.path.abspath(suite.qemu or DEFAULT_QEMU) != REFERENCE:
+        if os.path.abspath(suite.qemu or OURS) != REFERENCE:
             mounted(suite, machine, "reference-to-ours", REFERENCE,
                     suite.qemu)
             mounted(suite, machine, "ours-to-reference", suite.qemu,

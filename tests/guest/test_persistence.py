@@ -18,10 +18,15 @@ libraries and firmware to the initramfs), without booting anything
 query-nvdimm-persistence is ours alone; the suite runs on pc.
 """
 
+import os
 import sys
 
-from rig import MiB, GuestError, Suite, initrd_with_qemu, nvdimm_args, \
-    sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
+
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.suite import initrd_with_qemu, MiB, Suite  # noqa: E402
 
 SIZE = 512 * MiB
 

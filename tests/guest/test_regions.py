@@ -24,10 +24,14 @@ import subprocess
 import sys
 import uuid
 
-from rig import MiB, LABEL_SIZE, TOP, GuestError, Suite, info, \
-    nvdimm_args, sparse_file
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "..", "scripts"))
 
-REFERENCE = os.path.join(TOP, "build", "reference", "qemu-system-x86_64")
+from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.guest import GuestError, nvdimm_args  # noqa: E402
+from vnv.paths import OURS, REFERENCE  # noqa: E402
+from vnv.suite import info, LABEL_SIZE, MiB, Suite  # noqa: E402
+
 SIZE = 256 * MiB
 ALIGN = 16 * MiB
 # The 16 MiB-aligned start of device memory on pc and q35 with -m 512M.
@@ -153,9 +157,7 @@ def workarounds(suite, machine):
 
 def main():
     suite = Suite("regions")
-    opt_in = has_region_align(suite.qemu or
-                              os.path.join(TOP, "build", "qemu",
-                                           "qemu-system-x86_64"))
+    opt_in = has_region_align(suite.qemu or OURS)
     if not opt_in:
         print("# this QEMU has no region-align: opt-in cases skipped")
     for machine in suite.machines:

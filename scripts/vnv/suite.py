@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Shared helpers of the guest test suites.
+"""What the guest test suites share (tests/guest/test_*.py).
 
-A suite boots the test guest a few times (scripts/vnv-guest.py), each
-boot running one guest scenario that reports several cases, and adds
-host-side checks.  It prints one line per case, "PASS name" or
-"FAIL name: why", which scripts/run-guest-tests.sh counts.
+A suite boots the test guest a few times (vnv.guest), each boot running
+one guest scenario that reports several cases, and adds host-side
+checks.  It prints one line per case, "PASS name" or "FAIL name: why",
+which scripts/run-guest-tests.sh counts.
 
     suite = Suite("labels")        # parses --qemu
     g = suite.boot("pc/labels", "labels-create", qemu_args=..., params=...)
@@ -13,56 +13,18 @@ host-side checks.  It prints one line per case, "PASS name" or
 """
 
 import argparse
-import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import traceback
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-
-
-def _load_runner():
-    path = os.path.join(TOP, "scripts", "vnv-guest.py")
-    spec = importlib.util.spec_from_file_location("vnv_guest", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["vnv_guest"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-vnv = _load_runner()
-Guest = vnv.Guest
-GuestError = vnv.GuestError
-nvdimm_args = vnv.nvdimm_args
-sparse_file = vnv.sparse_file
+from vnv import firmware, paths
+from vnv.guest import Guest, GuestError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 LABEL_SIZE = 128 * 1024
-
-
-def sha256(path):
-    with open(path, 'rb') as f:
-        return hashlib.file_digest(f, 'sha256').hexdigest()
-
-
-def patterned_file(path, size, blank_tail=0):
-    """A sparse file with a few non-zero blocks, so changes would show.
-
-    BLANK_TAIL bytes at the end stay zero: a label area there must be
-    blank, or QEMU refuses to turn the guest's data into labels.
-    """
-    sparse_file(path, size)
-    with open(path, "r+b") as f:
-        for offset in (0, size // 2, size - blank_tail - 4096):
-            f.seek(offset)
-            f.write(os.urandom(4096))
-    return path
-
 
 # Console lines printed after a guest's failed case
 CONSOLE_TAIL = 40
@@ -107,13 +69,13 @@ def initrd_with_qemu(suite, qemu):
                     qemu], check=True)
     for lib in _host_libraries(qemu):
         shutil.copy(lib, os.path.join(opt, "lib", os.path.basename(lib)))
-    firmware = vnv.firmware_dirs(qemu)
+    dirs = firmware.firmware_dirs(qemu)
     for name in QEMU_FIRMWARE:
-        found = [d for d in firmware if os.path.exists(os.path.join(d, name))]
+        found = [d for d in dirs if os.path.exists(os.path.join(d, name))]
         shutil.copy(os.path.join(found[0], name), os.path.join(opt, "share"))
     initrd = suite.path("initrd-qemu.img")
     with open(initrd, "wb") as out:
-        with open(os.path.join(vnv.GUEST_DIR, "initrd.img"), "rb") as base:
+        with open(os.path.join(paths.GUEST_DIR, "initrd.img"), "rb") as base:
             shutil.copyfileobj(base, out)
         out.flush()
         _write_cpio(root, out)
@@ -136,7 +98,7 @@ class Suite:
         # VNV_GUEST_TESTS_DIR: another scratch root, for a second run of
         # the same suite at the same time (check.sh's asan jobs)
         root = os.environ.get("VNV_GUEST_TESTS_DIR",
-                              os.path.join(TOP, "build", "guest-tests"))
+                              os.path.join(paths.TOP, "build", "guest-tests"))
         self.workdir = os.path.join(root, name)
         # VNV_GUEST_MACHINES: the machines of the suites that run on
         # several ("pc q35" when unset)
@@ -169,7 +131,7 @@ class Suite:
 
     def qemu_binary(self):
         """The QEMU this suite tests (--qemu, or the rig's default)."""
-        return self.qemu or os.environ.get("VNV_QEMU") or vnv.DEFAULT_QEMU
+        return self.qemu or os.environ.get("VNV_QEMU") or paths.OURS
 
     def report(self, case, ok, detail=""):
         if ok:

@@ -1,17 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Start a paused QEMU, talk QMP to it on stdio, and judge how it ended.
 
-Shared by run.py (the bad-configuration matrix) and hostile_stream.py
-(corrupted incoming migration streams).  Nothing here knows about NVDIMM
-cases; it only runs a binary and collects what happened.
+The runner of tests/config-matrix/: run.py (the bad-configuration
+matrix) and hostile_stream.py (corrupted incoming migration streams).
+Nothing here knows about NVDIMM cases; it only runs a binary and
+collects what happened.
+
+Why QMP on stdio and not the base's client (vnv.qmp): most of these
+QEMUs refuse their command line and exit before a socket would exist,
+and the whole conversation of a run is written to stdin up front, so
+that a QEMU that dies halfway still leaves every reply it gave, in
+order, on stdout.  qemu.qmp speaks only over sockets.
 """
 
-import hashlib
 import json
 import os
 import select
 import subprocess
 import time
+
+from vnv import firmware
 
 # What every run uses: a pc machine that never executes guest code.
 BASE_ARGS = ['-display', 'none', '-nodefaults', '-accel', 'tcg', '-S',
@@ -50,28 +58,9 @@ class Run:
         return None
 
 
-# Firmware: a build tree keeps it in <builddir>/pc-bios.  QEMU searches
-# every -L directory in order, so the reference build's and Debian's
-# seabios follow as fallbacks for a tree that lacks some of it (the CPUs
-# never run, any BIOS image will do).
-FALLBACK_FIRMWARE_DIRS = (
-    os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                 '..', '..', 'build', 'reference', 'pc-bios'),
-    '/usr/share/seabios')
-
-
-def firmware_args(binary):
-    own = os.path.join(os.path.dirname(os.path.abspath(binary)), 'pc-bios')
-    args = []
-    for path in (own,) + FALLBACK_FIRMWARE_DIRS:
-        if os.path.isdir(path):
-            args += ['-L', os.path.abspath(path)]
-    return args
-
-
 def command_line(binary, args, machine=DEFAULT_MACHINE,
                  memory=DEFAULT_MEMORY):
-    cmd = [binary] + firmware_args(binary) + BASE_ARGS
+    cmd = [binary] + firmware.firmware_args(binary) + BASE_ARGS
     if machine is not None:
         cmd += ['-machine', machine]
     if memory is not None:
@@ -121,25 +110,6 @@ def run_qemu(cmd, commands=(), cwd=None, timeout=20, wrapper=()):
         out, err = proc.communicate()
     replies, events = parse_qmp_output(out)
     return Run(proc.returncode, err, replies, events, timed_out)
-
-
-def sha256_file(path):
-    with open(path, 'rb') as f:
-        return hashlib.file_digest(f, 'sha256').hexdigest()
-
-
-def pattern_bytes(seed, size):
-    """size bytes of a recognisable, non-zero, seed-dependent pattern."""
-    block = b''.join(hashlib.sha256(b'%s:%d' % (seed.encode(), i)).digest()
-                     for i in range(4096))           # 128 KiB
-    whole, rest = divmod(size, len(block))
-    return block * whole + block[:rest]
-
-
-def write_pattern_file(path, size, seed):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'wb') as f:
-        f.write(pattern_bytes(seed, size))
 
 
 class QmpSession:
