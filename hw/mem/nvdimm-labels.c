@@ -5,7 +5,9 @@
  * namespace label area.  A backend file that was used without labels has
  * the end of the guest's data there: turning labels on would silently
  * drop that data from the guest's region and let the first label update
- * overwrite it.  Such a label area is refused unless the user opts in.
+ * overwrite it.  Such a label area is refused unless the user opts in,
+ * or the backend is read-only: no label write can reach it then, so
+ * nothing can be lost, and stock QEMU starts such a VM.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -14,6 +16,7 @@
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
 #include "qapi/error.h"
+#include "qemu/error-report.h"
 #include "hw/mem/nvdimm-labels.h"
 #include "system/runstate.h"
 #include "trace.h"
@@ -111,6 +114,14 @@ bool nvdimm_check_label_area(NVDIMMDevice *nvdimm, Error **errp)
     }
     if (nvdimm->label_overwrite) {
         trace_nvdimm_check_label_area(memdev, "data, overwrite allowed");
+        return true;
+    }
+    if (nvdimm->readonly) {
+        trace_nvdimm_check_label_area(memdev, "data, read-only");
+        warn_report("the label area of memdev %s (its last 0x%" PRIx64
+                    " bytes) holds data but no namespace labels: the guest"
+                    " sees that data as a label area, not in its region",
+                    memdev, nvdimm->label_size);
         return true;
     }
     error_setg(errp, "the label area of memdev %s (its last 0x%" PRIx64

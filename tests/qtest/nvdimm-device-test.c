@@ -1036,13 +1036,12 @@ static void test_label_guard_labelled(void)
     " label-overwrite=on to allow it"
 
 /*
- * Data in the label area: refused at startup, read-only or not, and at
- * hotplug, where the memdev stays free for a device without labels.
+ * Data in the label area of a writable backend: refused at startup and
+ * at hotplug, where the memdev stays free for a device without labels.
  */
 static void test_diff_label_guard_refuses_data(void)
 {
     g_autofree char *args = NULL;
-    g_autofree char *ro_args = NULL;
     FileDigest before;
     Fixture fx;
     QTestState *qts;
@@ -1054,8 +1053,6 @@ static void test_diff_label_guard_refuses_data(void)
     before = file_digest(fx.file);
     args = guard_args(&fx, "share=on", "");
     assert_refused(&fx, args, GUARD_MESSAGE);
-    ro_args = guard_args(&fx, "readonly=on", ",unarmed=on");
-    assert_refused(&fx, ro_args, GUARD_MESSAGE);
 
     qts = qtest_initf(MACHINE_ARGS "-nodefaults -bios %s", fx.bios);
     object_add_fixture_backend(qts, &fx);
@@ -1066,6 +1063,34 @@ static void test_diff_label_guard_refuses_data(void)
     qtest_qmp_assert_success(qts, "{'execute': 'device_add', 'arguments':"
                              " {'driver': 'nvdimm', 'id': 'nv1',"
                              " 'memdev': 'm'}}");
+    qtest_quit(qts);
+    assert_same_digest(before, file_digest(fx.file));
+    fixture_cleanup(&fx);
+}
+
+/*
+ * Data in the label area of a read-only backend: no label write can
+ * reach the file, so the VM starts, as on stock QEMU (a container image
+ * given a label area); the guest reads the data as its label area.
+ */
+static void test_label_guard_readonly_data(void)
+{
+    uint32_t get[] = { 0x10, 8 };
+    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
+    FileDigest before;
+    Fixture fx;
+    QTestState *qts;
+
+    fixture_init_data_in_labels(&fx);
+    before = file_digest(fx.file);
+    qts = start_with_nvdimm(&fx, "size=256M,readonly=on",
+                            ",label-size=128K,unarmed=on");
+    dsm_call(qts, DSM_GET_LABEL_DATA, get, G_N_ELEMENTS(get));
+    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
+    g_assert_cmphex(qtest_readq(qts, DSM_PAGE + 8), ==,
+                    pattern_at(BACKEND_SIZE - LABEL_SIZE + 0x10));
+    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
+    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), !=, 0);
     qtest_quit(qts);
     assert_same_digest(before, file_digest(fx.file));
     fixture_cleanup(&fx);
@@ -1138,6 +1163,8 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/label/readonly", test_label_write_readonly);
     qtest_add_func("/nvdimm/label/guard/blank", test_label_guard_blank);
     qtest_add_func("/nvdimm/label/guard/labelled", test_label_guard_labelled);
+    qtest_add_func("/nvdimm/label/guard/readonly-data",
+                   test_label_guard_readonly_data);
     qtest_add_func("/nvdimm/differences/label-guard-refuses-data",
                    test_diff_label_guard_refuses_data);
     qtest_add_func("/nvdimm/differences/label-guard-overwrite",
