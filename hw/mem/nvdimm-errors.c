@@ -203,9 +203,9 @@ void nvdimm_errors_notify_guest(NVDIMMState *state)
 
 static bool nvdimm_errors_needed(void *opaque)
 {
-    NVDIMMMediaErrors *errors = opaque;
+    NVDIMMDevice *nvdimm = opaque;
 
-    return errors->ranges->len > 0;
+    return nvdimm->errors && nvdimm->errors->ranges->len > 0;
 }
 
 static int nvdimm_errors_put(QEMUFile *f, void *pv, size_t size,
@@ -268,15 +268,11 @@ static const VMStateInfo vmstate_info_nvdimm_errors = {
     .put = nvdimm_errors_put,
 };
 
-/*
- * Sent only when the device has errors: a VM without any still migrates
- * to and from a QEMU that has no such section.
- */
-static const VMStateDescription vmstate_nvdimm_errors = {
-    .name = "nvdimm/media-errors",
+/* Not a subsection's name prefix: the loader looks those up in it. */
+static const VMStateDescription vmstate_errors_state = {
+    .name = "nvdimm-media-errors",
     .version_id = 1,
     .minimum_version_id = 1,
-    .needed = nvdimm_errors_needed,
     .fields = (const VMStateField[]) {
         VMSTATE_SINGLE(ranges, NVDIMMMediaErrors, 1,
                        vmstate_info_nvdimm_errors, GArray *),
@@ -284,16 +280,28 @@ static const VMStateDescription vmstate_nvdimm_errors = {
     },
 };
 
+/*
+ * Sent only when the device has errors: a VM without any still migrates
+ * to and from a QEMU that has no such subsection.
+ */
+const VMStateDescription vmstate_nvdimm_media_errors = {
+    .name = "nvdimm/media-errors",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = nvdimm_errors_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(errors, NVDIMMDevice, vmstate_errors_state,
+                               NVDIMMMediaErrors),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 void nvdimm_errors_realize(NVDIMMDevice *nvdimm)
 {
-    int slot = PC_DIMM(nvdimm)->slot;
-
     nvdimm->errors = g_new0(NVDIMMMediaErrors, 1);
     nvdimm->errors->owner = nvdimm;
     nvdimm->errors->ranges = g_array_new(false, false,
                                          sizeof(NVDIMMErrorRange));
-    /* By slot, as the flush hints: both sides agree on the slots. */
-    vmstate_register(NULL, slot, &vmstate_nvdimm_errors, nvdimm->errors);
 }
 
 void nvdimm_errors_unrealize(NVDIMMDevice *nvdimm)
@@ -302,7 +310,6 @@ void nvdimm_errors_unrealize(NVDIMMDevice *nvdimm)
         return;
     }
     nvdimm_poison_unrealize(nvdimm);
-    vmstate_unregister(NULL, &vmstate_nvdimm_errors, nvdimm->errors);
     g_array_free(nvdimm->errors->ranges, true);
     g_free(nvdimm->errors);
     nvdimm->errors = NULL;

@@ -9,9 +9,10 @@
  * the backend file to the host disk before the guest's write completes,
  * so a guest fsync means the data is on disk even on an ordinary file.
  *
- * The sync runs on a worker thread, as virtio-pmem's does, while the vCPU
- * that wrote the hint waits for it with the BQL released, so the main
- * loop and the other vCPUs carry on.  A vCPU stops only between
+ * The vCPU that wrote the hint syncs the file itself, with the BQL
+ * released, so the main loop and the other vCPUs carry on.  Requests that
+ * arrive while a sync runs share the next one: a sync serves every request
+ * that arrived before it started.  A vCPU stops only between
  * instructions, so once the VM is stopped (for a migration, say) no flush
  * is half done: every hint write either completed with the data on disk
  * or has not started.
@@ -24,8 +25,8 @@
 #include "qemu/main-loop.h"
 #include "qemu/stats64.h"
 #include "qemu/thread.h"
+#include "qemu/timer.h"
 #include "qapi/error.h"
-#include "block/thread-pool.h"
 #include "exec/memory.h"
 #include "hw/core/cpu.h"
 #include "migration/vmstate.h"
@@ -33,9 +34,6 @@
 #include "system/runstate.h"
 #include "hw/mem/nvdimm-flush.h"
 #include "trace.h"
-
-/* Syncs of one NVDIMM that may run at once (one per waiting vCPU). */
-#define NVDIMM_FLUSH_THREADS 4
 
 /* What Linux maps per hint address: one (guest) page. */
 #define NVDIMM_FLUSH_HINT_AREA_SIZE 4096
@@ -47,67 +45,90 @@ struct NVDIMMFlushHints {
 
     int fd;                     /* the backend's file, or -1 */
     char *memdev_id;            /* for messages: no QOM walk off the BQL */
-    ThreadPool *pool;           /* where the syncs run */
-    QemuMutex lock;             /* with @done_cond: a sync finished */
-    QemuCond done_cond;
-    Stat64 flushes;
+    Stat64 flushes;             /* requests: a statistic, not migrated */
+
+    /*
+     * Syncs: @started of them began, @finished ended, the last with
+     * @last_ret; @syncing while one runs.  Under @lock.
+     */
+    QemuMutex lock;
+    QemuCond finished_cond;
+    uint64_t started;
+    uint64_t finished;
+    int last_ret;
+    bool syncing;
 
     /* Migration */
-    uint64_t migrated_flushes;  /* @flushes as sent or received */
     uint32_t migrated_hints;    /* NVDIMM_FLUSH_HINT_COUNT of the source */
     bool incoming;              /* realized to receive a migration */
     bool section_loaded;        /* ... and the source sent our section */
     VMChangeStateEntry *vm_change;
 };
 
-typedef struct NVDIMMFlushJob {
-    NVDIMMFlushHints *flush;
-    int ret;                    /* 0 or -errno */
-    bool done;
-} NVDIMMFlushJob;
-
-/* Worker thread: make the guest's earlier stores durable on the host. */
-static int nvdimm_flush_worker(void *opaque)
+/* Make the guest's earlier stores durable on the host: 0 or -errno. */
+static int nvdimm_flush_backend(NVDIMMFlushHints *flush)
 {
-    NVDIMMFlushJob *job = opaque;
-    NVDIMMFlushHints *flush = job->flush;
+    int64_t start = get_clock();
     int ret = 0;
 
     if (flush->fd >= 0 && qemu_fdatasync(flush->fd) < 0) {
         ret = -errno;
     }
+    trace_nvdimm_flush_sync(flush->memdev_id, ret, get_clock() - start);
+    return ret;
+}
+
+/*
+ * One sync that starts after this call does serves it.  A sync already
+ * under way may have missed the caller's stores, so the caller waits for
+ * the next one, which the first waiter to find none running starts.
+ */
+static int nvdimm_flush_coalesced(NVDIMMFlushHints *flush)
+{
+    uint64_t needed;
+    int ret;
+
     qemu_mutex_lock(&flush->lock);
-    job->ret = ret;
-    job->done = true;
-    qemu_cond_broadcast(&flush->done_cond);
+    needed = flush->started + 1;
+    while (flush->finished < needed) {
+        if (flush->syncing) {
+            qemu_cond_wait(&flush->finished_cond, &flush->lock);
+            continue;
+        }
+        flush->syncing = true;
+        flush->started++;
+        qemu_mutex_unlock(&flush->lock);
+        ret = nvdimm_flush_backend(flush);
+        qemu_mutex_lock(&flush->lock);
+        flush->syncing = false;
+        flush->finished = flush->started;
+        flush->last_ret = ret;
+        qemu_cond_broadcast(&flush->finished_cond);
+    }
+    ret = flush->last_ret;
     qemu_mutex_unlock(&flush->lock);
     return ret;
 }
 
 /*
- * Hand the sync over and wait for it.  MMIO is dispatched with the BQL
- * held; a vCPU thread lets go of it for the wait, as the remote PCI
- * proxy does for its replies (hw/remote/mpqemu-link.c).  Writes from the
- * main loop (qtest) have no vCPU to hold and keep it.
+ * MMIO is dispatched with the BQL held; a vCPU lets go of it for the
+ * sync, as the remote PCI proxy does while it waits for its replies
+ * (hw/remote/mpqemu-link.c).  Writes from the main loop (qtest) have no
+ * vCPU to hold and keep it.
  */
-static int nvdimm_flush_and_wait(NVDIMMFlushHints *flush)
+static int nvdimm_flush_without_bql(NVDIMMFlushHints *flush)
 {
-    NVDIMMFlushJob job = { .flush = flush };
     bool drop_bql = current_cpu && bql_locked();
+    int ret;
 
-    thread_pool_submit(flush->pool, nvdimm_flush_worker, &job, NULL);
     if (drop_bql) {
         bql_unlock();
     }
-    qemu_mutex_lock(&flush->lock);
-    while (!job.done) {
-        qemu_cond_wait(&flush->done_cond, &flush->lock);
-    }
-    qemu_mutex_unlock(&flush->lock);
+    ret = nvdimm_flush_coalesced(flush);
     if (drop_bql) {
         bql_lock();
     }
-    return job.ret;
+    return ret;
 }
 
 static void nvdimm_flush_hint_write(void *opaque, hwaddr addr,
@@ -118,7 +139,7 @@ static void nvdimm_flush_hint_write(void *opaque, hwaddr addr,
     int64_t start = get_clock();
     int ret;
 
-    ret = nvdimm_flush_and_wait(flush);
+    ret = nvdimm_flush_without_bql(flush);
     stat64_add(&flush->flushes, 1);
     trace_nvdimm_flush_hint(flush->memdev_id, addr, ret, get_clock() - start);
     if (ret < 0) {
@@ -193,11 +214,10 @@ uint64_t nvdimm_flush_count(NVDIMMDevice *nvdimm)
 
 /* Migration */
 
-static int nvdimm_flush_pre_save(void *opaque)
+static int nvdimm_flush_state_pre_save(void *opaque)
 {
     NVDIMMFlushHints *flush = opaque;
 
-    flush->migrated_flushes = stat64_get(&flush->flushes);
     flush->migrated_hints = NVDIMM_FLUSH_HINT_COUNT;
     return 0;
 }
@@ -207,7 +227,7 @@ static int nvdimm_flush_pre_save(void *opaque)
  * guest's data now lives in our backend, which may be another file, so
  * sync it once before the guest runs again.
  */
-static int nvdimm_flush_post_load(void *opaque, int version_id)
+static int nvdimm_flush_state_post_load(void *opaque, int version_id)
 {
     NVDIMMFlushHints *flush = opaque;
 
@@ -221,24 +241,52 @@ static int nvdimm_flush_post_load(void *opaque, int version_id)
         warn_report("nvdimm: cannot sync the migrated backend: %s",
                     strerror(errno));
     }
-    stat64_set(&flush->flushes, flush->migrated_flushes);
     flush->section_loaded = true;
     return 0;
 }
 
-/*
- * Present only when flush-hints=on: a destination without it fails the
- * migration on the unknown section, whose name says what is missing.
- */
-static const VMStateDescription vmstate_nvdimm_flush_hints = {
+/* Not a subsection's name prefix: the loader looks those up in it. */
+static const VMStateDescription vmstate_flush_hints_state = {
+    .name = "nvdimm-flush-hints",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_save = nvdimm_flush_state_pre_save,
+    .post_load = nvdimm_flush_state_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(migrated_hints, NVDIMMFlushHints),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static bool nvdimm_flush_hints_needed(void *opaque)
+{
+    return NVDIMM(opaque)->flush_hints;
+}
+
+/* The guest of the source knows a hint that this NVDIMM does not have. */
+static int nvdimm_flush_hints_pre_load(void *opaque)
+{
+    NVDIMMDevice *nvdimm = opaque;
+
+    if (!nvdimm->flush_hints) {
+        error_report("nvdimm: memdev %s has " NVDIMM_FLUSH_HINTS_PROP "=off,"
+                     " but the migration source had " NVDIMM_FLUSH_HINTS_PROP
+                     "=on", object_get_canonical_path_component(
+                         OBJECT(PC_DIMM(nvdimm)->hostmem)));
+        return -EINVAL;
+    }
+    return 0;
+}
+
+const VMStateDescription vmstate_nvdimm_flush_hints = {
     .name = "nvdimm/flush-hints",
     .version_id = 1,
     .minimum_version_id = 1,
-    .pre_save = nvdimm_flush_pre_save,
-    .post_load = nvdimm_flush_post_load,
+    .needed = nvdimm_flush_hints_needed,
+    .pre_load = nvdimm_flush_hints_pre_load,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(migrated_hints, NVDIMMFlushHints),
-        VMSTATE_UINT64(migrated_flushes, NVDIMMFlushHints),
+        VMSTATE_STRUCT_POINTER(flush, NVDIMMDevice, vmstate_flush_hints_state,
+                               NVDIMMFlushHints),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -269,36 +317,23 @@ static void nvdimm_flush_vm_change(void *opaque, bool running, RunState state)
 
 bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp)
 {
-    NVDIMMFlushHints *flush;
     HostMemoryBackend *backend = PC_DIMM(nvdimm)->hostmem;
-    int slot = object_property_get_int(OBJECT(nvdimm), PC_DIMM_SLOT_PROP,
-                                       &error_abort);
+    NVDIMMFlushHints *flush;
 
-    nvdimm_flush_hints_region(nvdimm);
-    flush = nvdimm->flush;
-    /* Only the NFIT (ACPI) tells a guest about hints: not spapr's DT. */
-    if (strcmp(object_get_typename(OBJECT(nvdimm)), TYPE_NVDIMM)) {
+    if (!NVDIMM_GET_CLASS(nvdimm)->offers_flush_hints) {
         error_setg(errp, "'" NVDIMM_FLUSH_HINTS_PROP "' is not supported"
                    " by %s", object_get_typename(OBJECT(nvdimm)));
         return false;
     }
+    flush = nvdimm->flush;
     flush->fd = memory_region_get_fd(host_memory_backend_get_memory(backend));
     flush->memdev_id = g_strdup(
         object_get_canonical_path_component(OBJECT(backend)));
-    flush->pool = thread_pool_new();
-    /*
-     * Fixed, not adjusted per job: thread_pool_submit_immediate() would
-     * size the pool by the work still queued, which is none when a quick
-     * sync has already finished (and trips an assertion).
-     */
-    thread_pool_set_max_threads(flush->pool, NVDIMM_FLUSH_THREADS);
     qemu_mutex_init(&flush->lock);
-    qemu_cond_init(&flush->done_cond);
+    qemu_cond_init(&flush->finished_cond);
     flush->incoming = runstate_check(RUN_STATE_INMIGRATE);
     flush->vm_change = qemu_add_vm_change_state_handler(
         nvdimm_flush_vm_change, nvdimm);
-    /* By slot: both sides of a migration must agree on the slots anyway. */
-    vmstate_register(NULL, slot, &vmstate_nvdimm_flush_hints, flush);
     return true;
 }
 
@@ -306,27 +341,22 @@ void nvdimm_flush_hints_unrealize(NVDIMMDevice *nvdimm)
 {
     NVDIMMFlushHints *flush = nvdimm->flush;
 
-    if (!flush || !flush->pool) {
+    if (!flush || !flush->vm_change) {
         return;
     }
-    vmstate_unregister(NULL, &vmstate_nvdimm_flush_hints, flush);
     qemu_del_vm_change_state_handler(flush->vm_change);
+    flush->vm_change = NULL;
     /*
-     * NVDIMM hot-unplug is refused, so this only undoes a hotplug the
-     * guest never saw: no vCPU can be in a flush.
+     * NVDIMM hot-unplug is refused, so this only undoes a realize or a
+     * hotplug that failed later on: no vCPU can be in a flush.
      */
-    thread_pool_free(flush->pool);
-    flush->pool = NULL;
-    qemu_cond_destroy(&flush->done_cond);
+    qemu_cond_destroy(&flush->finished_cond);
     qemu_mutex_destroy(&flush->lock);
+    g_clear_pointer(&flush->memdev_id, g_free);
 }
 
 void nvdimm_flush_hints_finalize(NVDIMMDevice *nvdimm)
 {
     /* The regions themselves went away with the device's children. */
-    if (nvdimm->flush) {
-        g_free(nvdimm->flush->memdev_id);
-    }
-    g_free(nvdimm->flush);
-    nvdimm->flush = NULL;
+    g_clear_pointer(&nvdimm->flush, g_free);
 }

@@ -406,7 +406,7 @@ static bool record_open(NVDIMMHealth *h, Error **errp)
 
 static bool nvdimm_health_needed(void *opaque)
 {
-    return nvdimm_health_enabled();
+    return nvdimm_health_enabled() && NVDIMM(opaque)->health;
 }
 
 bool nvdimm_health_temp_valid(int32_t temp)
@@ -456,11 +456,11 @@ static int nvdimm_health_post_load(void *opaque, int version_id)
     return 0;
 }
 
-static const VMStateDescription vmstate_nvdimm_health = {
-    .name = "nvdimm/health",
+/* Not a subsection's name prefix: the loader looks those up in it. */
+static const VMStateDescription vmstate_health_state = {
+    .name = "nvdimm-health",
     .version_id = 1,
     .minimum_version_id = 1,
-    .needed = nvdimm_health_needed,
     .post_load = nvdimm_health_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT8(health, NVDIMMHealth),
@@ -481,6 +481,18 @@ static const VMStateDescription vmstate_nvdimm_health = {
         VMSTATE_UINT8(notified_alarms, NVDIMMHealth),
         VMSTATE_UINT8(notified_health, NVDIMMHealth),
         VMSTATE_BOOL(event, NVDIMMHealth),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+const VMStateDescription vmstate_nvdimm_health = {
+    .name = "nvdimm/health",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = nvdimm_health_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_POINTER(health, NVDIMMDevice, vmstate_health_state,
+                               NVDIMMHealth),
         VMSTATE_END_OF_LIST()
     },
 };
@@ -521,8 +533,6 @@ bool nvdimm_health_realize(NVDIMMDevice *nvdimm, Error **errp)
         return false;
     }
     nvdimm->health = h;
-    /* By slot, as the flush hints: both sides agree on the slots. */
-    vmstate_register(NULL, PC_DIMM(nvdimm)->slot, &vmstate_nvdimm_health, h);
     return true;
 }
 
@@ -534,7 +544,6 @@ void nvdimm_health_unrealize(NVDIMMDevice *nvdimm)
     if (!h) {
         return;
     }
-    vmstate_unregister(NULL, &vmstate_nvdimm_health, h);
     if (h->record) {
         nvdimm_health_exit(&h->exit_notifier, NULL);
         qemu_remove_exit_notifier(&h->exit_notifier);

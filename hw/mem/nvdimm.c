@@ -29,6 +29,7 @@
 #include "hw/mem/memory-device.h"
 #include "hw/boards.h"
 #include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
 #include "system/hostmem.h"
 #include "trace.h"
 
@@ -205,16 +206,21 @@ static void nvdimm_realize(PCDIMMDevice *dimm, Error **errp)
         return;
     }
     if (!nvdimm_health_realize(nvdimm, errp)) {
-        return;
+        goto undo_flush_hints;
     }
     if (nvc->realize) {
         nvc->realize(nvdimm, errp);
         if (*errp) {
-            nvdimm_health_unrealize(nvdimm);
-            return;
+            goto undo_health;
         }
     }
     nvdimm_errors_realize(nvdimm);
+    return;
+
+undo_health:
+    nvdimm_health_unrealize(nvdimm);
+undo_flush_hints:
+    nvdimm_flush_hints_unrealize(nvdimm);
 }
 
 /* The region and label pointer stay until finalize; only the subclass acts */
@@ -465,6 +471,42 @@ static void nvdimm_class_add_properties(ObjectClass *oc)
     device_class_set_props(DEVICE_CLASS(oc), nvdimm_properties);
 }
 
+/* Migration: each feature beyond stock adds a subsection when in use */
+
+static const VMStateDescription *const nvdimm_vmstate_subsections[] = {
+    &vmstate_nvdimm_flush_hints,
+    &vmstate_nvdimm_media_errors,
+    &vmstate_nvdimm_health,
+    NULL
+};
+
+/*
+ * Without a subsection, no section either: a VM that uses none of them
+ * migrates to and from stock QEMU, which has no such section.
+ */
+static bool nvdimm_vmstate_needed(void *opaque)
+{
+    const VMStateDescription *const *sub;
+
+    for (sub = nvdimm_vmstate_subsections; *sub; sub++) {
+        if ((*sub)->needed(opaque)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_nvdimm = {
+    .name = TYPE_NVDIMM,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = nvdimm_vmstate_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = nvdimm_vmstate_subsections,
+};
+
 static void nvdimm_instance_finalize(Object *obj)
 {
     NVDIMMDevice *nvdimm = NVDIMM(obj);
@@ -482,6 +524,7 @@ static void nvdimm_class_init(ObjectClass *oc, void *data)
     NVDIMMClass *nvc = NVDIMM_CLASS(oc);
 
     dc->desc = "NVDIMM persistent memory module";
+    dc->vmsd = &vmstate_nvdimm;
     ddc->realize = nvdimm_realize;
     ddc->unrealize = nvdimm_unrealize;
     mdc->get_memory_region = nvdimm_md_get_memory_region;
@@ -489,7 +532,13 @@ static void nvdimm_class_init(ObjectClass *oc, void *data)
     mdc->get_memslots = nvdimm_md_get_memslots;
     nvc->read_label_data = nvdimm_read_label_data;
     nvc->write_label_data = nvdimm_write_label_data;
+    nvc->offers_flush_hints = true;
     nvdimm_class_add_properties(oc);
+}
+
+static void nvdimm_class_base_init(ObjectClass *oc, void *data)
+{
+    NVDIMM_CLASS(oc)->offers_flush_hints = false;
 }
 
 static const TypeInfo nvdimm_types[] = {
@@ -497,6 +546,7 @@ static const TypeInfo nvdimm_types[] = {
         .name = TYPE_NVDIMM,
         .parent = TYPE_PC_DIMM,
         .class_init = nvdimm_class_init,
+        .class_base_init = nvdimm_class_base_init,
         .class_size = sizeof(NVDIMMClass),
         .instance_size = sizeof(NVDIMMDevice),
         .instance_finalize = nvdimm_instance_finalize,

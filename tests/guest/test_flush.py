@@ -12,11 +12,12 @@ fsync returned, the host SIGKILLs QEMU and checks the backend file:
     drops only clean page-cache pages, none of them is still cached.
 The same on a hot-added NVDIMM (its NFIT entries come through _FIT).
 
-Migration: both sides flush-hints=on completes and the counter carries
-over; source on / destination off (ours, and the reference build) fails
-with an error naming flush-hints and the source keeps running (with the
-return-path capability); source off / destination on leaves the guest
-stopped with such an error instead of running it.
+Migration: both sides flush-hints=on completes, and the flush counter,
+a statistic, starts again from zero on the destination; source on /
+destination off fails with an error naming flush-hints (the reference
+build: naming the unknown section "nvdimm") and the source keeps running
+(with the return-path capability); source off / destination on leaves
+the guest stopped with such an error instead of running it.
 """
 
 import ctypes
@@ -187,8 +188,10 @@ def migrate_both_on(suite):
         src.migrate(uri, timeout=120)
         suite.report("pc/migrate-on-on/completed", True)
         got = flushes(dst)
-        suite.check("pc/migrate-on-on/counter-carried", got >= sent,
-                    "source %s, destination %s" % (sent, got))
+        suite.check("pc/migrate-on-on/counter-not-migrated",
+                    sent > 0 and got == 0,
+                    "source %s, destination %s: a statistic, not VM state"
+                    % (sent, got))
         dst.go("migrated")
         dst.wait_for(r"VNV-RESULT after/write ", 120)
         later = flushes(dst)
@@ -204,7 +207,7 @@ def migrate_both_on(suite):
 
 
 def migrate_disagree(suite, name, src_props, dst_props, expect,
-                     dst_qemu=None):
+                     dst_qemu=None, message=("flush-hints", "flush-hints")):
     src, dst, uri = migration_pair(suite, name, src_props, dst_props,
                                    dst_qemu)
     case = "pc/migrate-%s" % name
@@ -238,8 +241,9 @@ def migrate_disagree(suite, name, src_props, dst_props, expect,
         suite.check(case + "/dest-not-running", status != "running",
                     "destination status %s" % status)
     err = dst.stderr_text()
-    suite.check(case + "/message-names-flush-hints", "flush-hints" in err,
-                "destination stderr: %r" % err[-300:])
+    what, text = message
+    suite.check(case + "/message-names-" + what, text in err,
+                "no %r in the destination's stderr: %r" % (text, err[-300:]))
     src.kill()
     dst.kill()
 
@@ -266,8 +270,10 @@ def main():
     migrate_disagree(suite, "on-off", FLUSH_ON, None, "fail")
     migrate_disagree(suite, "off-on", None, FLUSH_ON, "stopped")
     if os.path.exists(REFERENCE):
+        # Stock knows no section of ours: its message names the section.
         migrate_disagree(suite, "on-stock", FLUSH_ON, None, "fail",
-                         dst_qemu=REFERENCE)
+                         dst_qemu=REFERENCE,
+                         message=("section", "'nvdimm'"))
     return suite.finish()
 
 

@@ -593,16 +593,6 @@ static void test_migrate_none(void)
     vm_stop(&src);
 }
 
-/* Where the section's data starts: after its name, instance and version */
-static size_t section_data(const char *data, size_t len)
-{
-    const char *name = memmem(data, len, "nvdimm/media-errors",
-                              strlen("nvdimm/media-errors"));
-
-    g_assert_nonnull(name);
-    return name - data + strlen("nvdimm/media-errors") + 8;
-}
-
 /* Load @path, with the 8 bytes at @at of the section's data replaced */
 static void load_corrupted(const char *backend, const char *path,
                            size_t at, uint64_t be_value, int width)
@@ -615,7 +605,7 @@ static void load_corrupted(const char *backend, const char *path,
     QTestState *dst;
 
     g_assert_true(g_file_get_contents(path, &data, &len, NULL));
-    off = section_data(data, len) + at;
+    off = nvdimm_subsection_data(data, len, "nvdimm/media-errors") + at;
     if (width == 4) {
         stl_be_p(data + off, be_value);
     } else {

@@ -122,4 +122,18 @@ static inline bool nvdimm_file_has(const char *path, const char *needle)
     return memmem(data, len, needle, strlen(needle)) != NULL;
 }
 
+/*
+ * Where the data of the NVDIMM's migration subsection @name starts in a
+ * stream: after the name and its version.  The device's own section holds
+ * no fields, so its subsections follow its header.
+ */
+static inline size_t nvdimm_subsection_data(const char *data, size_t len,
+                                            const char *name)
+{
+    const char *found = memmem(data, len, name, strlen(name));
+
+    g_assert_nonnull(found);
+    return found - data + strlen(name) + 4;
+}
+
 #endif

@@ -64,4 +64,7 @@ unsigned nvdimm_errors_count(NVDIMMDevice *nvdimm);
 /* The machine asks for a guest notification of new media errors */
 void nvdimm_errors_notify_guest(NVDIMMState *state);
 
+/* The subsection of the NVDIMM's migration state; sent with errors. */
+extern const VMStateDescription vmstate_nvdimm_media_errors;
+
 #endif

@@ -25,7 +25,7 @@
  */
 MemoryRegion *nvdimm_flush_hints_region(NVDIMMDevice *nvdimm);
 
-/* Realize: the flush worker and the migration section; undone below. */
+/* Realize: the sync's lock and the migration check; undone below. */
 bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp);
 void nvdimm_flush_hints_unrealize(NVDIMMDevice *nvdimm);
 
@@ -43,5 +43,8 @@ bool nvdimm_flush_hint_offset(NVDIMMDevice *nvdimm, uint64_t *offset);
 
 /* The number of flushes the guest asked for through the hint. */
 uint64_t nvdimm_flush_count(NVDIMMDevice *nvdimm);
+
+/* The subsection of the NVDIMM's migration state; sent with the hint. */
+extern const VMStateDescription vmstate_nvdimm_flush_hints;
 
 #endif

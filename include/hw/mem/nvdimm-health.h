@@ -95,4 +95,7 @@ void nvdimm_health_inject_unsafe_shutdown(NVDIMMDevice *nvdimm, bool enable);
 /* A health event waits for the guest to notify this device; take it. */
 bool nvdimm_health_take_event(NVDIMMDevice *nvdimm);
 
+/* The subsection of the NVDIMM's migration state, with nvdimm-health=on */
+extern const VMStateDescription vmstate_nvdimm_health;
+
 #endif

@@ -71,6 +71,13 @@ struct NVDIMMClass {
     void (*unrealize)(NVDIMMDevice *nvdimm);
 
     /*
+     * public: the guest finds the device in the NFIT, the only table
+     * that can point it at a flush hint.  Subclasses start without it
+     * (spapr-nvdimm is described by the device tree).
+     */
+    bool offers_flush_hints;
+
+    /*
      * public: the only way to the label area.  Both check @offset and
      * @size against label_size (callers check too); a write is durable
      * before it returns when the backend has pmem=on.
