@@ -160,7 +160,7 @@ class Guest:
     memory:    the -m value (slots and maxmem leave room for NVDIMMs)
     qemu_args: extra QEMU arguments (NVDIMM configuration: nvdimm_args)
     incoming:  a migration URI: start with -incoming and no kernel
-    initrd:    another initramfs than the test guest's (rig.py's
+    initrd:    another initramfs than the test guest's (vnv.suite's
                initrd_with_qemu)
     """
 

@@ -29,6 +29,11 @@ logging.getLogger("qemu.qmp").addHandler(logging.NullHandler())
 CONNECTION_ERRORS = (QMPError, OSError, EOFError)
 
 
+def _why(error):
+    """The error's message, or its kind when it has none (a timeout)."""
+    return str(error) or type(error).__name__
+
+
 class MonitorError(Exception):
     """QMP could not connect, or QEMU went away or did not answer."""
 
@@ -59,20 +64,28 @@ def connect_unix(path, deadline, alive=lambda: True, poll=0.05):
             time.sleep(poll)
 
 
+class _Client(QEMUMonitorProtocol):
+    def connect_within(self, timeout):
+        """connect(), with a time limit: QEMU listens from the start but
+        greets only once its main loop runs, and may never get there."""
+        self._qmp.await_greeting = True
+        self._qmp.negotiate = True
+        self._sync(self._qmp.connect(self._address), timeout)
+
+
 class Monitor:
     """A QMP session with one QEMU, capabilities negotiated."""
 
     def __init__(self, path, deadline, alive=lambda: True, poll=0.05,
                  timeout=COMMAND_TIMEOUT):
         self.events = []
-        self._qmp = QEMUMonitorProtocol(connect_unix(path, deadline, alive,
-                                                     poll))
+        self._qmp = _Client(connect_unix(path, deadline, alive, poll))
         self._qmp.settimeout(timeout)
         try:
-            self._qmp.connect()
+            self._qmp.connect_within(timeout)
         except CONNECTION_ERRORS as e:
             self.close()
-            raise MonitorError("QMP handshake: %s" % e) from e
+            raise MonitorError("QMP handshake: %s" % _why(e)) from e
 
     def command(self, cmd, **args):
         """Run CMD; its "return" value, or CommandError/MonitorError."""
@@ -81,8 +94,7 @@ class Monitor:
         except ExecuteError as e:
             raise CommandError(cmd, str(e)) from e
         except CONNECTION_ERRORS as e:
-            raise MonitorError("QMP %s: %s" % (cmd, e or type(e).__name__)) \
-                from e
+            raise MonitorError("QMP %s: %s" % (cmd, _why(e))) from e
         finally:
             self.events += self._qmp.get_events()
 

@@ -4,7 +4,7 @@
 
 No host here has persistent memory, but the test guest does: a 512 MiB
 labelled NVDIMM of the build under test.  That QEMU also runs inside
-the guest (scenario "persistence-dax"; rig.py adds the binary, its
+the guest (scenario "persistence-dax"; vnv.suite adds the binary, its
 libraries and firmware to the initramfs), without booting anything
 (-S), with an NVDIMM of its own on what the guest's kernel gives it:
 
