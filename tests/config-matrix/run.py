@@ -46,11 +46,6 @@ DELIBERATE = {
         'data into the label area (the seed\'s corruption warning); we '
         'refuse a label area that holds data which is neither zeroes nor '
         'a namespace index block, and name the opt-in'),
-    'label-area-holds-data-readonly': (
-        'refuse',
-        'the same data in the label area of a read-only device: QEMU '
-        'cannot overwrite it, but the guest would lose the end of its data '
-        'from its region and see it as a broken label area'),
     'label-area-holds-data-overwrite': (
         'accept',
         'label-overwrite=on is our opt-in to the above; stock has no such '
