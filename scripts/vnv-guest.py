@@ -14,8 +14,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vnv.guest import (BOOT_TIMEOUT, REFERENCE_QEMU,  # noqa: E402
-                       GuestError, run_scenario)
+from vnv import paths  # noqa: E402
+from vnv.guest import BOOT_TIMEOUT, GuestError, run_scenario  # noqa: E402
 
 
 def main():
@@ -35,7 +35,7 @@ def main():
     params = dict(p.split("=", 1) for p in opts.param)
     try:
         return run_scenario(opts.scenario,
-                            REFERENCE_QEMU if opts.reference else opts.qemu,
+                            paths.REFERENCE if opts.reference else opts.qemu,
                             opts.machine, params, opts.qemu_args,
                             opts.timeout, opts.show)
     except GuestError as e:

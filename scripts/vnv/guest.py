@@ -44,10 +44,6 @@ import time
 
 from vnv import firmware, paths, process, qmp
 
-DEFAULT_QEMU = paths.OURS
-REFERENCE_QEMU = paths.REFERENCE
-GUEST_DIR = paths.GUEST_DIR
-
 RESULT_RE = re.compile(r"VNV-RESULT (\S+) (PASS|FAIL) ?(.*)")
 KERNEL_ARGS = "console=ttyS0 quiet loglevel=3 panic=-1"
 BOOT_TIMEOUT = 120
@@ -168,14 +164,14 @@ class Guest:
                  machine="pc", memory="512M,slots=4,maxmem=8G",
                  qemu_args=(), incoming=None, name="guest", echo=None,
                  logdir=None, initrd=None):
-        self.qemu = qemu or os.environ.get("VNV_QEMU") or DEFAULT_QEMU
+        self.qemu = paths.qemu_under_test(qemu)
         self.scenario = scenario
         self.params = dict(params or {})
         self.machine = machine if "," in machine else machine + ",nvdimm=on"
         self.memory = memory
         self.qemu_args = list(qemu_args)
         self.incoming = incoming
-        self.initrd = initrd or os.path.join(GUEST_DIR, "initrd.img")
+        self.initrd = initrd or os.path.join(paths.GUEST_DIR, "initrd.img")
         self.name = name
         self.echo = echo
         self.logdir = logdir or os.path.join(paths.TOP, "build",
@@ -204,7 +200,7 @@ class Guest:
                 % self.ctl_path,
                 "-serial", "chardev:ctl",
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-                "-kernel", os.path.join(GUEST_DIR, "vmlinuz"),
+                "-kernel", os.path.join(paths.GUEST_DIR, "vmlinuz"),
                 "-initrd", self.initrd,
                 "-append", append]
         args += firmware.firmware_args(self.qemu)

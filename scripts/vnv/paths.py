@@ -14,6 +14,11 @@ GUEST_DIR = os.path.join(TOP, "build", "guest")
 BASE_PYTHON = os.path.join(TOP, "build", "pristine", "python")
 
 
+def qemu_under_test(qemu=None):
+    """QEMU if given, else $VNV_QEMU, else our build."""
+    return qemu or os.environ.get("VNV_QEMU") or OURS
+
+
 def use_base_python():
     """Make the base's own python/qemu importable (qemu.qmp)."""
     if not os.path.isdir(os.path.join(BASE_PYTHON, "qemu", "qmp")):

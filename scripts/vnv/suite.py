@@ -131,7 +131,7 @@ class Suite:
 
     def qemu_binary(self):
         """The QEMU this suite tests (--qemu, or the rig's default)."""
-        return self.qemu or os.environ.get("VNV_QEMU") or paths.OURS
+        return paths.qemu_under_test(self.qemu)
 
     def report(self, case, ok, detail=""):
         if ok:

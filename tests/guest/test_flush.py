@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from vnv.backend_files import sparse_file  # noqa: E402
 from vnv.guest import GuestError, nvdimm_args  # noqa: E402
-from vnv.paths import OURS, REFERENCE  # noqa: E402
+from vnv.paths import REFERENCE  # noqa: E402
 from vnv.suite import MiB, Suite  # noqa: E402
 
 SIZE = 256 * MiB
@@ -256,7 +256,7 @@ def offers_flush_hints(qemu):
 
 def main():
     suite = Suite("flush")
-    qemu = suite.qemu or os.environ.get("VNV_QEMU") or OURS
+    qemu = suite.qemu_binary()
     if not offers_flush_hints(qemu):
         # The reference build: nothing to test but that it has no such
         # option (so a guest there never sees a flush hint).
