@@ -4,6 +4,9 @@
 import hashlib
 import os
 
+# What each namespace index block of a label area starts with
+INDEX_SIGNATURE = b"NAMESPACE_INDEX\0"
+
 
 def sparse_file(path, size):
     """Create (or keep) a sparse file of SIZE bytes: it costs no disk."""
@@ -33,6 +36,19 @@ def patterned_file(path, size, blank_tail=0):
             f.seek(offset)
             f.write(os.urandom(4096))
     return path
+
+
+def file_range(path, start, length):
+    """LENGTH bytes of PATH from START (negative: from the end)."""
+    with open(path, "rb") as f:
+        f.seek(start, os.SEEK_SET if start >= 0 else os.SEEK_END)
+        return f.read(length)
+
+
+def label_area_signature(path, label_size):
+    """The first bytes of a label area at the end of PATH: INDEX_SIGNATURE
+    once labels were written there."""
+    return file_range(path, -label_size, len(INDEX_SIGNATURE))
 
 
 def sha256(path):

@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', '..', 'scripts'))
 
 import cases as matrix                                      # noqa: E402
-from vnv.backend_files import pattern_bytes, sha256         # noqa: E402
+from vnv.backend_files import (INDEX_SIGNATURE,             # noqa: E402
+                               pattern_bytes, sha256)
 from vnv.matrix import command_line, run_qemu               # noqa: E402
 from vnv.paths import OURS as DEFAULT_QEMU                  # noqa: E402
 from vnv.paths import REFERENCE as DEFAULT_REFERENCE        # noqa: E402
@@ -71,7 +72,6 @@ DELIBERATE = {
 QUERIES = [{'execute': 'query-status'},
            {'execute': 'query-memory-devices'},
            {'execute': 'query-memdev'}]
-NAMESPACE_INDEX_SIGNATURE = b'NAMESPACE_INDEX\0'
 DEFAULT_LABEL_SIZE = 128 * 1024
 INDEX_BLOCK_SIZE = 256              # of a 128 KiB label area
 
@@ -131,8 +131,7 @@ def put_index_block(data, area, myoff):
     """What QEMU checks of a namespace index block: the signature and,
     at byte 24, the block's own offset in the label area."""
     start = area + myoff
-    data[start:start + len(NAMESPACE_INDEX_SIGNATURE)] = \
-        NAMESPACE_INDEX_SIGNATURE
+    data[start:start + len(INDEX_SIGNATURE)] = INDEX_SIGNATURE
     data[start + 24:start + 32] = myoff.to_bytes(8, 'little')
 
 

@@ -20,7 +20,9 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts"))
 
-from vnv.backend_files import patterned_file, sha256, sparse_file  # noqa: E402
+from vnv.backend_files import (INDEX_SIGNATURE,  # noqa: E402
+                               file_range, label_area_signature,
+                               patterned_file, sha256, sparse_file)
 from vnv.guest import GuestError, nvdimm_args  # noqa: E402
 from vnv.suite import GiB, LABEL_SIZE, MiB, Suite  # noqa: E402
 
@@ -65,9 +67,7 @@ def share_on(suite, machine):
                params={"token": token, "offset": offset},
                qemu_args=nvdimm_args("nv0", backend, "256M",
                                      label_size=None))
-    with open(backend, "rb") as f:
-        f.seek(offset)
-        found = f.read(len(token))
+    found = file_range(backend, offset, len(token))
     suite.check(machine + "/share-on/host-sees-write",
                 found == token.encode(),
                 "bytes at %d: %r" % (offset, found))
@@ -126,11 +126,9 @@ def pmem_on(suite, machine):
                params={"token": "pmem-on"},
                qemu_args=nvdimm_args("nv0", backend, "1G",
                                      backend_props={"pmem": "on"}))
-    with open(backend, "rb") as f:
-        f.seek(-LABEL_SIZE, 2)
-        signature = f.read(15)
+    signature = label_area_signature(backend, LABEL_SIZE)
     suite.check(machine + "/pmem-on/host-label-area",
-                signature == b"NAMESPACE_INDEX",
+                signature == INDEX_SIGNATURE,
                 "bytes at size-128K: %r" % signature)
 
 

@@ -32,7 +32,8 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts"))
 
-from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.backend_files import (INDEX_SIGNATURE,  # noqa: E402
+                               file_range, sparse_file)
 from vnv.guest import GuestError, nvdimm_args  # noqa: E402
 from vnv.suite import info, LABEL_SIZE, MiB, Suite  # noqa: E402
 
@@ -40,16 +41,9 @@ BACKEND_SIZE = 128 * MiB
 A_SIZE = 16 * MiB
 A_CHECKED = MiB                    # what the guest hashes of A
 B_END = A_SIZE + 16 * MiB          # B is allocated right after A
-INDEX_SIGNATURE = b"NAMESPACE_INDEX\0"
 # Kill this long after "VNV-READY loop" (odd kills) or after the first
 # write (even kills): somewhere in the next few label updates.
 KILL_DELAY = (0.5, 6.0)
-
-
-def file_range(path, start, length):
-    with open(path, "rb") as f:
-        f.seek(start)
-        return f.read(length)
 
 
 def b_offset(line):

@@ -17,17 +17,11 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts"))
 
-from vnv.backend_files import sparse_file  # noqa: E402
+from vnv.backend_files import (INDEX_SIGNATURE,  # noqa: E402
+                               label_area_signature, sparse_file)
 from vnv.guest import nvdimm_args  # noqa: E402
 from vnv.suite import GiB, info, LABEL_SIZE, Suite  # noqa: E402
 
-INDEX_SIGNATURE = b"NAMESPACE_INDEX\0"
-
-
-def label_area_signature(path):
-    with open(path, "rb") as f:
-        f.seek(-LABEL_SIZE, 2)
-        return f.read(len(INDEX_SIGNATURE))
 
 
 def labels_on(suite, machine):
@@ -38,7 +32,7 @@ def labels_on(suite, machine):
     g = suite.boot(machine + "/labels", "labels-create", machine=machine,
                    params={"token": token}, qemu_args=dimm)
     ns_uuid = info(g, "uuid") if g else None
-    signature = label_area_signature(backend)
+    signature = label_area_signature(backend, LABEL_SIZE)
     suite.check(machine + "/labels/host-label-area",
                 signature == INDEX_SIGNATURE,
                 "bytes at size-128K: %r" % signature)
