@@ -271,8 +271,7 @@ static int nvdimm_flush_hints_pre_load(void *opaque)
     if (!nvdimm->flush_hints) {
         error_report("nvdimm: memdev %s has " NVDIMM_FLUSH_HINTS_PROP "=off,"
                      " but the migration source had " NVDIMM_FLUSH_HINTS_PROP
-                     "=on", object_get_canonical_path_component(
-                         OBJECT(PC_DIMM(nvdimm)->hostmem)));
+                     "=on", nvdimm_memdev_id(nvdimm));
         return -EINVAL;
     }
     return 0;
@@ -317,7 +316,7 @@ static void nvdimm_flush_vm_change(void *opaque, bool running, RunState state)
 
 bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp)
 {
-    HostMemoryBackend *backend = PC_DIMM(nvdimm)->hostmem;
+    MemoryRegion *ram = host_memory_backend_get_memory(nvdimm_backend(nvdimm));
     NVDIMMFlushHints *flush;
 
     if (!NVDIMM_GET_CLASS(nvdimm)->offers_flush_hints) {
@@ -326,9 +325,8 @@ bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp)
         return false;
     }
     flush = nvdimm->flush;
-    flush->fd = memory_region_get_fd(host_memory_backend_get_memory(backend));
-    flush->memdev_id = g_strdup(
-        object_get_canonical_path_component(OBJECT(backend)));
+    flush->fd = memory_region_get_fd(ram);
+    flush->memdev_id = g_strdup(nvdimm_memdev_id(nvdimm));
     qemu_mutex_init(&flush->lock);
     qemu_cond_init(&flush->finished_cond);
     flush->incoming = runstate_check(RUN_STATE_INMIGRATE);

@@ -344,7 +344,7 @@ static bool record_store(NVDIMMHealth *h, bool in_use, Error **errp)
  */
 static bool nvdimm_backend_synced(NVDIMMDevice *nvdimm)
 {
-    HostMemoryBackend *backend = MEMORY_BACKEND(PC_DIMM(nvdimm)->hostmem);
+    HostMemoryBackend *backend = nvdimm_backend(nvdimm);
     MemoryRegion *mr = &backend->mr;
 
     if (!object_dynamic_cast(OBJECT(backend), TYPE_MEMORY_BACKEND_FILE) ||

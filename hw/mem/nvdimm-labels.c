@@ -88,12 +88,6 @@ static const char *nvdimm_label_area_state(NVDIMMDevice *nvdimm)
     return NULL;
 }
 
-static const char *nvdimm_memdev_name(NVDIMMDevice *nvdimm)
-{
-    return object_get_canonical_path_component(
-        OBJECT(PC_DIMM(nvdimm)->hostmem));
-}
-
 /*
  * On an incoming migration the stream brings the whole backend, label
  * area included, and the source made this check on the same bytes; what
@@ -101,7 +95,7 @@ static const char *nvdimm_memdev_name(NVDIMMDevice *nvdimm)
  */
 bool nvdimm_check_label_area(NVDIMMDevice *nvdimm, Error **errp)
 {
-    const char *memdev = nvdimm_memdev_name(nvdimm);
+    const char *memdev = nvdimm_memdev_id(nvdimm);
     const char *state;
 
     if (!nvdimm->label_size || runstate_check(RUN_STATE_INMIGRATE)) {

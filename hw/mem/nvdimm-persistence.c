@@ -86,11 +86,6 @@ typedef struct NVDIMMPersistence {
     unsigned nfindings;
 } NVDIMMPersistence;
 
-static HostMemoryBackend *nvdimm_backend(NVDIMMDevice *nvdimm)
-{
-    return PC_DIMM(nvdimm)->hostmem;
-}
-
 static MemoryRegion *nvdimm_backend_mr(NVDIMMDevice *nvdimm)
 {
     return host_memory_backend_get_memory(nvdimm_backend(nvdimm));

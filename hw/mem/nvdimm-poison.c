@@ -61,7 +61,7 @@ typedef struct PoisonRun {
 
 static MemoryRegion *nvdimm_ram(NVDIMMDevice *nvdimm)
 {
-    return host_memory_backend_get_memory(PC_DIMM(nvdimm)->hostmem);
+    return host_memory_backend_get_memory(nvdimm_backend(nvdimm));
 }
 
 static uint8_t *overlay_host(PoisonOverlay *ov, hwaddr addr)

@@ -46,16 +46,6 @@ typedef struct NVDIMMLayout {
     uint64_t pmem_size;
 } NVDIMMLayout;
 
-static HostMemoryBackend *nvdimm_backend(NVDIMMDevice *nvdimm)
-{
-    return PC_DIMM(nvdimm)->hostmem;
-}
-
-static const char *nvdimm_memdev_id(NVDIMMDevice *nvdimm)
-{
-    return object_get_canonical_path_component(OBJECT(nvdimm_backend(nvdimm)));
-}
-
 static bool nvdimm_compute_layout(NVDIMMDevice *nvdimm, MemoryRegion *mr,
                                   NVDIMMLayout *layout, Error **errp)
 {

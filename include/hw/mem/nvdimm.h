@@ -141,6 +141,19 @@ typedef struct NVDIMMState {
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;
 
+/* The NVDIMM's memory backend, its memdev */
+static inline HostMemoryBackend *nvdimm_backend(NVDIMMDevice *nvdimm)
+{
+    return PC_DIMM(nvdimm)->hostmem;
+}
+
+/* The memdev's id, as messages name it */
+static inline const char *nvdimm_memdev_id(NVDIMMDevice *nvdimm)
+{
+    return object_get_canonical_path_component(
+        OBJECT(nvdimm_backend(nvdimm)));
+}
+
 /* The realized NVDIMM whose device id is @id, or an error naming it */
 NVDIMMDevice *nvdimm_find(const char *id, Error **errp);
 
