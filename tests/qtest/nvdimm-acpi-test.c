@@ -21,45 +21,21 @@
 
 #define BACKEND_SIZE    (128 * 1024 * 1024)
 #define LABEL_SIZE      (128 * 1024)
-#define MAX_XFER        4076
-
-#define ST_SUCCESS      0
-#define ST_UNSUPPORTED  1
-#define ST_NO_DEVICE    2
-#define ST_INVALID      3
-#define ST_FIT_CHANGED  0x100
-
-#define QEMU_HANDLE     0x10000
+#define MAX_XFER        NVDIMM_DSM_MAX_LABEL_XFER
 
 #define COMMON_ARGS "-machine pc,nvdimm=on%s -m 512M,slots=4,maxmem=4G "
 
-typedef struct Backend {
-    char *path;
-} Backend;
-
-static Backend backend_new(void)
+static char *backend_new(void)
 {
-    Backend b;
-    GError *err = NULL;
-    int fd = g_file_open_tmp("nvdimm-acpi-test-XXXXXX", &b.path, &err);
-
-    g_assert_no_error(err);
-    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
-    close(fd);
-    return b;
+    return nvdimm_tmp_backend("nvdimm-acpi-test-XXXXXX", BACKEND_SIZE);
 }
 
-static void backend_free(Backend *b)
-{
-    unlink(b->path);
-    g_free(b->path);
-}
-
-static char *nvdimm_args(const char *id, const Backend *b, const char *extra)
+static char *nvdimm_args(const char *id, const char *backend,
+                         const char *extra)
 {
     return g_strdup_printf("-object memory-backend-file,id=%s,mem-path=%s,"
                            "size=%d,share=on -device nvdimm,memdev=%s%s ",
-                           id, b->path, BACKEND_SIZE, id, extra);
+                           id, backend, BACKEND_SIZE, id, extra);
 }
 
 /* ---- tables through fw_cfg ---- */
@@ -231,8 +207,8 @@ static void test_nfit_config(const char *name, const char *machine_opt,
                              const char *dev_extra, uint32_t persistence,
                              bool not_armed)
 {
-    Backend b = backend_new();
-    g_autofree char *nv = nvdimm_args("m0", &b, dev_extra);
+    char *b = backend_new();
+    g_autofree char *nv = nvdimm_args("m0", b, dev_extra);
     QTestState *qts = qtest_initf(COMMON_ARGS "%s", machine_opt, nv);
     ExpectDimm d = { .slot = 0, .node = 0, .label_size = LABEL_SIZE,
                      .not_armed = not_armed };
@@ -249,7 +225,7 @@ static void test_nfit_config(const char *name, const char *machine_opt,
     g_assert(!memcmp(ssdt + 16, "NVDIMM", 6));
     dump_table(name, ssdt, ssdt_len);
     qtest_quit(qts);
-    backend_free(&b);
+    nvdimm_remove_file(b);
 }
 
 static void test_nfit_one(void)
@@ -277,8 +253,8 @@ static void test_nfit_memctrl(void)
 /* The label method bodies appear once, in NVDR, only when asked for */
 static bool ssdt_has_shared_label_methods(const char *machine_opt)
 {
-    Backend b = backend_new();
-    g_autofree char *nv = nvdimm_args("m0", &b, ",label-size=128K");
+    char *b = backend_new();
+    g_autofree char *nv = nvdimm_args("m0", b, ",label-size=128K");
     QTestState *qts = qtest_initf(COMMON_ARGS "%s", machine_opt, nv);
     g_autofree uint8_t *ssdt = NULL;
     uint32_t len = 0;
@@ -289,7 +265,7 @@ static bool ssdt_has_shared_label_methods(const char *machine_opt)
     shared = memmem(ssdt, len, "LSIX", 4) != NULL;
     dump_table(*machine_opt ? "compact" : "default", ssdt, len);
     qtest_quit(qts);
-    backend_free(&b);
+    nvdimm_remove_file(b);
     return shared;
 }
 
@@ -301,9 +277,9 @@ static void test_ssdt_compact(void)
 
 static void test_nfit_two_nodes(void)
 {
-    Backend b0 = backend_new(), b1 = backend_new();
-    g_autofree char *nv0 = nvdimm_args("m0", &b0, ",label-size=128K,node=0");
-    g_autofree char *nv1 = nvdimm_args("m1", &b1, ",label-size=128K,node=1");
+    char *b0 = backend_new(), *b1 = backend_new();
+    g_autofree char *nv0 = nvdimm_args("m0", b0, ",label-size=128K,node=0");
+    g_autofree char *nv1 = nvdimm_args("m1", b1, ",label-size=128K,node=1");
     QTestState *qts = qtest_initf(COMMON_ARGS
         "-object memory-backend-ram,id=r0,size=256M "
         "-object memory-backend-ram,id=r1,size=256M "
@@ -325,8 +301,8 @@ static void test_nfit_two_nodes(void)
     g_assert(ssdt);
     dump_table("two-nodes", ssdt, len);
     qtest_quit(qts);
-    backend_free(&b0);
-    backend_free(&b1);
+    nvdimm_remove_file(b0);
+    nvdimm_remove_file(b1);
 }
 
 static void test_no_nfit_without_dimms(void)
@@ -361,41 +337,12 @@ static uint32_t dsm_status(QTestState *qts, uint32_t handle, uint32_t rev,
     return r.status;
 }
 
-static uint32_t label_read(QTestState *qts, uint32_t handle, uint32_t off,
-                           uint32_t len, void *out)
-{
-    uint32_t arg[2] = { cpu_to_le32(off), cpu_to_le32(len) };
-    NvdimmReply r;
-
-    dsm_call(qts, handle, 5, arg, sizeof(arg), &r);
-    if (r.status == ST_SUCCESS) {
-        g_assert_cmpuint(r.length, ==, 8 + len);
-        memcpy(out, r.data, len);
-    } else {
-        g_assert_cmpuint(r.length, ==, 8);
-    }
-    return r.status;
-}
-
-static uint32_t label_write(QTestState *qts, uint32_t handle, uint32_t off,
-                            uint32_t len, const void *data, size_t data_len)
-{
-    g_autofree uint8_t *arg = g_malloc0(8 + data_len);
-    NvdimmReply r;
-
-    stl_le_p(arg, off);
-    stl_le_p(arg + 4, len);
-    memcpy(arg + 8, data, data_len);
-    dsm_call(qts, handle, 6, arg, 8 + data_len, &r);
-    g_assert_cmpuint(r.length, ==, 8);
-    return r.status;
-}
-
 static uint32_t fit_read(QTestState *qts, uint32_t offset, NvdimmReply *r)
 {
     uint32_t arg = cpu_to_le32(offset);
 
-    dsm_call(qts, QEMU_HANDLE, 1, &arg, sizeof(arg), r);
+    dsm_call(qts, NVDIMM_QEMU_HANDLE, NVDIMM_QEMU_FN_READ_FIT, &arg,
+             sizeof(arg), r);
     return r->status;
 }
 
@@ -406,7 +353,8 @@ static GByteArray *fit_read_all(QTestState *qts)
     NvdimmReply r;
 
     for (;;) {
-        g_assert_cmpuint(fit_read(qts, fit->len, &r), ==, ST_SUCCESS);
+        g_assert_cmpuint(fit_read(qts, fit->len, &r), ==,
+                         NVDIMM_DSM_ST_SUCCESS);
         if (r.length == 8) {
             return fit;
         }
@@ -414,49 +362,18 @@ static GByteArray *fit_read_all(QTestState *qts)
     }
 }
 
-static void file_read_at(const char *path, off_t off, void *buf, size_t len)
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, off), ==, len);
-    close(fd);
-}
-
-static char *file_data_sha256(const char *path, size_t len)
-{
-    GChecksum *cs = g_checksum_new(G_CHECKSUM_SHA256);
-    g_autofree uint8_t *buf = g_malloc(1024 * 1024);
-    size_t done = 0;
-    int fd = open(path, O_RDONLY);
-    char *digest;
-
-    g_assert_cmpint(fd, >=, 0);
-    while (done < len) {
-        size_t n = MIN(len - done, 1024 * 1024);
-
-        g_assert_cmpint(pread(fd, buf, n, done), ==, n);
-        g_checksum_update(cs, buf, n);
-        done += n;
-    }
-    close(fd);
-    digest = g_strdup(g_checksum_get_string(cs));
-    g_checksum_free(cs);
-    return digest;
-}
-
 typedef struct MboxVm {
     QTestState *qts;
-    Backend labelled;   /* slot 0, handle 1 */
-    Backend plain;      /* slot 1, handle 2, no labels */
+    char *labelled;     /* slot 0, handle 1 */
+    char *plain;        /* slot 1, handle 2, no labels */
 } MboxVm;
 
 static MboxVm mbox_vm_start(void)
 {
     MboxVm vm = { .labelled = backend_new(), .plain = backend_new() };
-    g_autofree char *nv0 = nvdimm_args("m0", &vm.labelled,
+    g_autofree char *nv0 = nvdimm_args("m0", vm.labelled,
                                        ",label-size=128K,id=nv0");
-    g_autofree char *nv1 = nvdimm_args("m1", &vm.plain, ",id=nv1");
+    g_autofree char *nv1 = nvdimm_args("m1", vm.plain, ",id=nv1");
 
     vm.qts = qtest_initf(COMMON_ARGS "%s%s", "", nv0, nv1);
     return vm;
@@ -465,8 +382,8 @@ static MboxVm mbox_vm_start(void)
 static void mbox_vm_stop(MboxVm *vm)
 {
     qtest_quit(vm->qts);
-    backend_free(&vm->labelled);
-    backend_free(&vm->plain);
+    nvdimm_remove_file(vm->labelled);
+    nvdimm_remove_file(vm->plain);
 }
 
 static void test_mbox_functions(void)
@@ -478,16 +395,16 @@ static void test_mbox_functions(void)
     /* Function 0: label functions on handle 1, none elsewhere */
     dsm_call(qts, 1, 0, NULL, 0, &r);
     g_assert_cmpuint(r.length, ==, 8);
-    g_assert_cmphex(r.status, ==, 0x71);
+    g_assert_cmphex(r.status, ==, NVDIMM_DSM_LABEL_FUNCTIONS);
     dsm_call(qts, 2, 0, NULL, 0, &r);
     g_assert_cmphex(r.status & ~1u, ==, 0);
     dsm_call(qts, 0, 0, NULL, 0, &r);
     g_assert_cmpuint(r.length, ==, 8);
 
     /* Get Namespace Label Size */
-    dsm_call(qts, 1, 4, NULL, 0, &r);
+    dsm_call(qts, 1, NVDIMM_DSM_FN_LABEL_SIZE, NULL, 0, &r);
     g_assert_cmpuint(r.length, ==, 16);
-    g_assert_cmpuint(r.status, ==, ST_SUCCESS);
+    g_assert_cmpuint(r.status, ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, LABEL_SIZE);
     g_assert_cmpuint(ldl_le_p(r.data + 4), ==, MAX_XFER);
     mbox_vm_stop(&vm);
@@ -495,77 +412,90 @@ static void test_mbox_functions(void)
 
 static void test_mbox_errors(void)
 {
+    /* Calls without input that fail, and the status each gets */
+    static const struct {
+        uint32_t handle, revision, func, status;
+    } calls[] = {
+        /* bad revision, on every handle kind */
+        { 1, 2, 4, NVDIMM_DSM_ST_UNSUPPORTED },
+        { NVDIMM_ROOT_HANDLE, 0, 0, NVDIMM_ROOT_ST_UNSUPPORTED },
+        { NVDIMM_QEMU_HANDLE, 2, 1, NVDIMM_DSM_ST_UNSUPPORTED },
+        /* unknown functions */
+        { 1, 1, 7, NVDIMM_DSM_ST_UNSUPPORTED },
+        { 1, 1, 1, NVDIMM_DSM_ST_UNSUPPORTED },
+        { NVDIMM_ROOT_HANDLE, 1, 1, NVDIMM_ROOT_ST_UNSUPPORTED },
+        { NVDIMM_QEMU_HANDLE, 1, 2, NVDIMM_DSM_ST_UNSUPPORTED },
+        /* no labels: label functions unsupported */
+        { 2, 1, 4, NVDIMM_DSM_ST_UNSUPPORTED },
+        /* no such device */
+        { 3, 1, 4, NVDIMM_DSM_ST_NO_DEVICE },
+        { 0xffff, 1, 5, NVDIMM_DSM_ST_NO_DEVICE },
+        { 0x10001, 1, 4, NVDIMM_DSM_ST_NO_DEVICE },
+        { 0xffffffff, 1, 6, NVDIMM_DSM_ST_NO_DEVICE },
+    };
     MboxVm vm = mbox_vm_start();
     QTestState *qts = vm.qts;
     uint32_t arg[2];
     uint8_t data[8] = { 0 };
+    size_t i;
 
-    /* bad revision, on every handle kind */
-    g_assert_cmpuint(dsm_status(qts, 1, 2, 4, NULL, 0), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(dsm_status(qts, 0, 0, 0, NULL, 0), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 2, 1, NULL, 0), ==,
-                     ST_UNSUPPORTED);
-    /* unknown functions */
-    g_assert_cmpuint(dsm_status(qts, 1, 1, 7, NULL, 0), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(dsm_status(qts, 1, 1, 1, NULL, 0), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(dsm_status(qts, 0, 1, 1, NULL, 0), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 2, NULL, 0), ==,
-                     ST_UNSUPPORTED);
-    /* no labels: label functions unsupported */
-    g_assert_cmpuint(dsm_status(qts, 2, 1, 4, NULL, 0), ==, ST_UNSUPPORTED);
-    /* no such device */
-    g_assert_cmpuint(dsm_status(qts, 3, 1, 4, NULL, 0), ==, ST_NO_DEVICE);
-    g_assert_cmpuint(dsm_status(qts, 0xffff, 1, 5, NULL, 0), ==,
-                     ST_NO_DEVICE);
-    g_assert_cmpuint(dsm_status(qts, 0x10001, 1, 4, NULL, 0), ==,
-                     ST_NO_DEVICE);
-    g_assert_cmpuint(dsm_status(qts, 0xffffffff, 1, 6, NULL, 0), ==,
-                     ST_NO_DEVICE);
+    for (i = 0; i < ARRAY_SIZE(calls); i++) {
+        g_test_message("handle 0x%x revision %u function %u", calls[i].handle,
+                       calls[i].revision, calls[i].func);
+        g_assert_cmpuint(dsm_status(qts, calls[i].handle, calls[i].revision,
+                                    calls[i].func, NULL, 0), ==,
+                         calls[i].status);
+    }
     /* invalid label ranges */
-    g_assert_cmpuint(label_read(qts, 1, LABEL_SIZE - 16, 17, NULL), ==,
-                     ST_INVALID);
-    g_assert_cmpuint(label_read(qts, 1, 0, MAX_XFER + 1, NULL), ==,
-                     ST_INVALID);
-    g_assert_cmpuint(label_read(qts, 1, 0xffffffff, 2, NULL), ==, ST_INVALID);
-    g_assert_cmpuint(label_read(qts, 1, 1, 0xffffffff, NULL), ==, ST_INVALID);
-    g_assert_cmpuint(label_read(qts, 1, LABEL_SIZE, 1, NULL), ==, ST_INVALID);
-    g_assert_cmpuint(label_write(qts, 1, LABEL_SIZE - 4, 8, data, 8), ==,
-                     ST_INVALID);
-    g_assert_cmpuint(label_write(qts, 1, 0, MAX_XFER + 1, data, 8), ==,
-                     ST_INVALID);
-    g_assert_cmpuint(label_write(qts, 1, 0xfffffffc, 8, data, 8), ==,
-                     ST_INVALID);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, LABEL_SIZE - 16, 17, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 0, MAX_XFER + 1, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 0xffffffff, 2, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 1, 0xffffffff, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, LABEL_SIZE, 1, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, LABEL_SIZE - 4, 8, data, 8), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, 0, MAX_XFER + 1, data, 8), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, 0xfffffffc, 8, data, 8), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     /* FIT offset beyond the FIT, checked even while the FIT is new */
     arg[0] = cpu_to_le32(0x7fffffff);
-    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
-                     ST_INVALID);
+    g_assert_cmpuint(dsm_status(qts, NVDIMM_QEMU_HANDLE, 1, 1, arg, 4), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     arg[0] = cpu_to_le32(1);
-    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
-                     ST_FIT_CHANGED);
+    g_assert_cmpuint(dsm_status(qts, NVDIMM_QEMU_HANDLE, 1, 1, arg, 4), ==,
+                     NVDIMM_DSM_ST_FIT_CHANGED);
     arg[0] = 0;
-    dsm_call(qts, QEMU_HANDLE, 1, arg, 4, NULL);
+    dsm_call(qts, NVDIMM_QEMU_HANDLE, 1, arg, 4, NULL);
     arg[0] = cpu_to_le32(0x7fffffff);
-    g_assert_cmpuint(dsm_status(qts, QEMU_HANDLE, 1, 1, arg, 4), ==,
-                     ST_INVALID);
+    g_assert_cmpuint(dsm_status(qts, NVDIMM_QEMU_HANDLE, 1, 1, arg, 4), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     mbox_vm_stop(&vm);
 }
 
 static void test_mbox_readonly(void)
 {
-    Backend b = backend_new();
+    char *b = backend_new();
     g_autofree char *cmd = g_strdup_printf(
         "-object memory-backend-file,id=m0,mem-path=%s,size=%d,readonly=on "
-        "-device nvdimm,memdev=m0,label-size=128K,unarmed=on ", b.path,
+        "-device nvdimm,memdev=m0,label-size=128K,unarmed=on ", b,
         BACKEND_SIZE);
     QTestState *qts = qtest_initf(COMMON_ARGS "%s", "", cmd);
     uint8_t data[4] = { 1, 2, 3, 4 }, back[4];
 
-    g_assert_cmpuint(label_read(qts, 1, 0, 4, back), ==, ST_SUCCESS);
-    g_assert_cmpuint(label_write(qts, 1, 0, 4, data, 4), ==, ST_UNSUPPORTED);
-    g_assert_cmpuint(label_write(qts, 1, LABEL_SIZE, 4, data, 4), ==,
-                     ST_INVALID);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 0, 4, back), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, 0, 4, data, 4), ==,
+                     NVDIMM_DSM_ST_UNSUPPORTED);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, LABEL_SIZE, 4, data, 4), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     qtest_quit(qts);
-    backend_free(&b);
+    nvdimm_remove_file(b);
 }
 
 static void test_mbox_label_roundtrip(void)
@@ -584,14 +514,15 @@ static void test_mbox_label_roundtrip(void)
         for (size_t j = 0; j < len; j++) {
             data[j] = g_test_rand_int();
         }
-        g_assert_cmpuint(label_write(qts, 1, offsets[i], len, data, len), ==,
-                         ST_SUCCESS);
-        g_assert_cmpuint(label_read(qts, 1, offsets[i], len, back), ==,
-                         ST_SUCCESS);
+        g_assert_cmpuint(nvdimm_label_write(qts, 1, offsets[i], len, data,
+                                            len), ==, NVDIMM_DSM_ST_SUCCESS);
+        g_assert_cmpuint(nvdimm_label_read(qts, 1, offsets[i], len, back),
+                         ==, NVDIMM_DSM_ST_SUCCESS);
         g_assert(!memcmp(data, back, len));
         /* The label area is the last label-size bytes of the file */
-        file_read_at(vm.labelled.path,
-                     BACKEND_SIZE - LABEL_SIZE + offsets[i], file, len);
+        nvdimm_file_read_at(vm.labelled,
+                            BACKEND_SIZE - LABEL_SIZE + offsets[i], file,
+                            len);
         g_assert(!memcmp(data, file, len));
     }
     mbox_vm_stop(&vm);
@@ -627,17 +558,18 @@ static void test_mbox_other_backends(void)
         for (j = 0; j < sizeof(data); j++) {
             data[j] = g_test_rand_int();
         }
-        g_assert_cmpuint(label_write(src, 1, 4096, sizeof(data), data,
-                                     sizeof(data)), ==, ST_SUCCESS);
-        g_assert_cmpuint(label_read(src, 1, 4096, sizeof(back), back), ==,
-                         ST_SUCCESS);
+        g_assert_cmpuint(nvdimm_label_write(src, 1, 4096, sizeof(data), data,
+                                            sizeof(data)), ==,
+                         NVDIMM_DSM_ST_SUCCESS);
+        g_assert_cmpuint(nvdimm_label_read(src, 1, 4096, sizeof(back), back),
+                         ==, NVDIMM_DSM_ST_SUCCESS);
         g_assert(!memcmp(data, back, sizeof(data)));
         nvdimm_migrate_to_file(src, path);
         dst = backend_vm(types[i], incoming);
         qtest_qmp_eventwait(dst, "RESUME");
         memset(back, 0, sizeof(back));
-        g_assert_cmpuint(label_read(dst, 1, 4096, sizeof(back), back), ==,
-                         ST_SUCCESS);
+        g_assert_cmpuint(nvdimm_label_read(dst, 1, 4096, sizeof(back), back),
+                         ==, NVDIMM_DSM_ST_SUCCESS);
         g_assert(!memcmp(data, back, sizeof(data)));
         qtest_quit(dst);
         qtest_quit(src);
@@ -656,14 +588,15 @@ static void test_mbox_fit(void)
     g_assert_cmpuint(fit->len, ==, 2 * 184);
     /* Reads at several offsets return the matching tail */
     for (uint32_t off = 0; off <= fit->len; off += 61) {
-        g_assert_cmpuint(fit_read(qts, off, &r), ==, ST_SUCCESS);
+        g_assert_cmpuint(fit_read(qts, off, &r), ==, NVDIMM_DSM_ST_SUCCESS);
         len = r.length - 8;
         g_assert_cmpuint(len, ==, fit->len - off);
         g_assert(!memcmp(r.data, fit->data + off, len));
     }
-    g_assert_cmpuint(fit_read(qts, fit->len, &r), ==, ST_SUCCESS);
+    g_assert_cmpuint(fit_read(qts, fit->len, &r), ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(r.length, ==, 8);
-    g_assert_cmpuint(fit_read(qts, fit->len + 1, &r), ==, ST_INVALID);
+    g_assert_cmpuint(fit_read(qts, fit->len + 1, &r), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     mbox_vm_stop(&vm);
 }
 
@@ -671,7 +604,7 @@ static void test_mbox_hotplug(void)
 {
     MboxVm vm = mbox_vm_start();
     QTestState *qts = vm.qts;
-    Backend b = backend_new();
+    char *b = backend_new();
     g_autoptr(GByteArray) before = fit_read_all(qts);
     g_autoptr(GByteArray) after = NULL;
     ExpectDimm d = { .slot = 2, .node = 0, .label_size = LABEL_SIZE };
@@ -679,21 +612,21 @@ static void test_mbox_hotplug(void)
     NvdimmReply r;
 
     /* A _FIT read is in progress ... */
-    g_assert_cmpuint(fit_read(qts, 0, &r), ==, ST_SUCCESS);
+    g_assert_cmpuint(fit_read(qts, 0, &r), ==, NVDIMM_DSM_ST_SUCCESS);
 
     qtest_qmp_assert_success(qts, "{ 'execute': 'object-add', 'arguments': {"
                              " 'qom-type': 'memory-backend-file',"
                              " 'id': 'm2', 'mem-path': %s, 'size': %d,"
-                             " 'share': true } }", b.path, BACKEND_SIZE);
+                             " 'share': true } }", b, BACKEND_SIZE);
     qtest_qmp_assert_success(qts, "{ 'execute': 'device_add', 'arguments': {"
                              " 'driver': 'nvdimm', 'id': 'nv2',"
                              " 'memdev': 'm2', 'label-size': %d } }",
                              LABEL_SIZE);
 
     /* ... and must restart */
-    g_assert_cmpuint(fit_read(qts, 184, &r), ==, ST_FIT_CHANGED);
+    g_assert_cmpuint(fit_read(qts, 184, &r), ==, NVDIMM_DSM_ST_FIT_CHANGED);
     g_assert_cmpuint(r.length, ==, 8);
-    g_assert_cmpuint(fit_read(qts, 1, &r), ==, ST_FIT_CHANGED);
+    g_assert_cmpuint(fit_read(qts, 1, &r), ==, NVDIMM_DSM_ST_FIT_CHANGED);
 
     after = fit_read_all(qts);
     g_assert_cmpuint(after->len, ==, before->len + 184);
@@ -705,14 +638,14 @@ static void test_mbox_hotplug(void)
         }
         g_assert_cmpuint(off + 184, <, after->len);
     }
-    g_assert_cmpuint(fit_read(qts, 184, &r), ==, ST_SUCCESS);
+    g_assert_cmpuint(fit_read(qts, 184, &r), ==, NVDIMM_DSM_ST_SUCCESS);
 
     /* Labels work on the new device */
-    dsm_call(qts, 3, 4, NULL, 0, &r);
-    g_assert_cmpuint(r.status, ==, ST_SUCCESS);
+    dsm_call(qts, 3, NVDIMM_DSM_FN_LABEL_SIZE, NULL, 0, &r);
+    g_assert_cmpuint(r.status, ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, LABEL_SIZE);
     mbox_vm_stop(&vm);
-    backend_free(&b);
+    nvdimm_remove_file(b);
 }
 
 /* A random request: mostly plausible, often malformed */
@@ -782,9 +715,8 @@ static void test_mbox_fuzz(void)
     MboxVm vm = mbox_vm_start();
     QTestState *qts = vm.qts;
     size_t data_len = BACKEND_SIZE - LABEL_SIZE;
-    g_autofree char *sum0 = file_data_sha256(vm.labelled.path, data_len);
-    g_autofree char *sum1 = file_data_sha256(vm.plain.path, BACKEND_SIZE);
-    g_autofree char *after0 = NULL, *after1 = NULL;
+    NvdimmFileDigest sum0 = nvdimm_file_digest(vm.labelled, data_len);
+    NvdimmFileDigest sum1 = nvdimm_file_digest(vm.plain, BACKEND_SIZE);
     GRand *rng = g_rand_new_with_seed(g_test_rand_int());
     uint8_t data[16] = "still labelled", back[16];
     int iterations = g_test_quick() ? 10000 : 20000;
@@ -796,20 +728,20 @@ static void test_mbox_fuzz(void)
     g_rand_free(rng);
 
     /* Alive, and valid calls still answer correctly */
-    dsm_call(qts, 1, 4, NULL, 0, &r);
-    g_assert_cmpuint(r.status, ==, ST_SUCCESS);
+    dsm_call(qts, 1, NVDIMM_DSM_FN_LABEL_SIZE, NULL, 0, &r);
+    g_assert_cmpuint(r.status, ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, LABEL_SIZE);
-    g_assert_cmpuint(label_write(qts, 1, 100, 16, data, 16), ==, ST_SUCCESS);
-    g_assert_cmpuint(label_read(qts, 1, 100, 16, back), ==, ST_SUCCESS);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, 100, 16, data, 16), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 100, 16, back), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
     g_assert(!memcmp(data, back, 16));
     g_autoptr(GByteArray) fit = fit_read_all(qts);
     g_assert_cmpuint(fit->len, ==, 2 * 184);
 
     /* The data parts of the backends never changed */
-    after0 = file_data_sha256(vm.labelled.path, data_len);
-    after1 = file_data_sha256(vm.plain.path, BACKEND_SIZE);
-    g_assert_cmpstr(sum0, ==, after0);
-    g_assert_cmpstr(sum1, ==, after1);
+    nvdimm_assert_file_unchanged(vm.labelled, sum0);
+    nvdimm_assert_file_unchanged(vm.plain, sum1);
     mbox_vm_stop(&vm);
 }
 
@@ -820,9 +752,12 @@ static void test_mbox_hardening(void)
     QTestState *qts = vm.qts;
     uint8_t data[4] = { 0 };
 
-    g_assert_cmpuint(label_read(qts, 1, 0, 0, NULL), ==, ST_INVALID);
-    g_assert_cmpuint(label_write(qts, 1, 0, 0, data, 0), ==, ST_INVALID);
-    g_assert_cmpuint(label_read(qts, 1, LABEL_SIZE, 0, NULL), ==, ST_INVALID);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, 0, 0, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_write(qts, 1, 0, 0, data, 0), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(nvdimm_label_read(qts, 1, LABEL_SIZE, 0, NULL), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     mbox_vm_stop(&vm);
 }
 

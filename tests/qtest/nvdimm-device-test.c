@@ -15,17 +15,12 @@
 #include "qobject/qjson.h"
 #include "qobject/qlist.h"
 #include "qapi/error.h"
+#include "nvdimm-qtest.h"
 
 /* pc with 512M of RAM puts device memory at 4 GiB */
 #define DEVICE_MEMORY_BASE  0x100000000ULL
 #define BACKEND_SIZE        (256 * MiB)
 #define LABEL_SIZE          (128 * KiB)
-
-/* The label mailbox of docs/specs/acpi_nvdimm.rst */
-#define DSM_IO_PORT         0x0a18
-#define DSM_PAGE            0x100000
-#define DSM_GET_LABEL_DATA  5
-#define DSM_SET_LABEL_DATA  6
 
 /*
  * Everything a test needs: a scratch directory with a dummy firmware image
@@ -55,21 +50,11 @@ static void write_pattern_file(const char *path, uint64_t size)
     fclose(f);
 }
 
-static void file_write_at(const char *path, uint64_t offset,
-                          const void *buf, size_t len)
-{
-    int fd = open(path, O_WRONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pwrite(fd, buf, len, offset), ==, len);
-    close(fd);
-}
-
 static void file_zero_range(const char *path, uint64_t offset, size_t len)
 {
     g_autofree char *zero = g_malloc0(len);
 
-    file_write_at(path, offset, zero, len);
+    nvdimm_file_write_at(path, offset, zero, len);
 }
 
 /*
@@ -82,8 +67,8 @@ static void file_put_index_block(const char *path, uint64_t area,
     static const char signature[16] = "NAMESPACE_INDEX";
     uint64_t le_myoff = cpu_to_le64(myoff);
 
-    file_write_at(path, area + myoff, signature, sizeof(signature));
-    file_write_at(path, area + myoff + 24, &le_myoff, sizeof(le_myoff));
+    nvdimm_file_write_at(path, area + myoff, signature, sizeof(signature));
+    nvdimm_file_write_at(path, area + myoff + 24, &le_myoff, sizeof(le_myoff));
 }
 
 /*
@@ -131,62 +116,12 @@ static void fixture_cleanup(Fixture *fx)
     g_free(fx->dir);
 }
 
-/*
- * What a file holds, to compare before and after: its size, and a hash of
- * its 8-byte words, h = h * ODD + word, which any change of one word
- * changes (an odd factor is invertible modulo 2^64).  Streaming these
- * 256 MiB files costs a fraction of keeping a copy of each.
- */
-typedef struct FileDigest {
-    uint64_t size;
-    uint64_t hash;
-} FileDigest;
-
-#define DIGEST_FACTOR 0x100000001b3ULL
-
-static FileDigest file_digest(const char *path)
-{
-    g_autofree uint64_t *buf = g_new(uint64_t, MiB / 8);
-    FileDigest d = { 0, 0 };
-    FILE *f = fopen(path, "rb");
-    size_t len, i;
-
-    g_assert(f);
-    while ((len = fread(buf, 1, MiB, f)) > 0) {
-        /* Only the last read may be short: zero the rest of its word */
-        memset((char *)buf + len, 0, ROUND_UP(len, 8) - len);
-        for (i = 0; i < DIV_ROUND_UP(len, 8); i++) {
-            d.hash = d.hash * DIGEST_FACTOR + buf[i];
-        }
-        d.size += len;
-    }
-    g_assert_false(ferror(f));
-    fclose(f);
-    return d;
-}
-
-static void assert_same_digest(FileDigest before, FileDigest after)
-{
-    g_assert_cmpuint(after.size, ==, before.size);
-    g_assert_cmphex(after.hash, ==, before.hash);
-}
-
 static uint64_t file_size(const char *path)
 {
     struct stat st;
 
     g_assert_cmpint(stat(path, &st), ==, 0);
     return st.st_size;
-}
-
-static void file_read_at(const char *path, uint64_t offset, void *buf,
-                         size_t len)
-{
-    int fd = open(path, O_RDONLY);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(pread(fd, buf, len, offset), ==, len);
-    close(fd);
 }
 
 static uint64_t pattern_at(uint64_t offset)
@@ -247,11 +182,11 @@ static void qemu_run(Fixture *fx, QemuRun *run, const char *args)
 static void assert_refused(Fixture *fx, const char *args, const char *message)
 {
     bool had_file = g_file_test(fx->file, G_FILE_TEST_EXISTS);
-    FileDigest before = { 0, 0 };
+    NvdimmFileDigest before = { 0, 0 };
     QemuRun run;
 
     if (had_file) {
-        before = file_digest(fx->file);
+        before = nvdimm_file_digest(fx->file, NVDIMM_WHOLE_FILE);
     }
     qemu_run(fx, &run, args);
     if (run.exit_status != 1 || !strstr(run.err, message)) {
@@ -261,7 +196,7 @@ static void assert_refused(Fixture *fx, const char *args, const char *message)
     g_assert_cmpint(run.exit_status, ==, 1);
     g_assert_nonnull(strstr(run.err, message));
     if (had_file) {
-        assert_same_digest(before, file_digest(fx->file));
+        nvdimm_assert_file_unchanged(fx->file, before);
     }
     qemu_run_free(&run);
 }
@@ -637,19 +572,19 @@ static void test_pmem_size(void)
 static void assert_private_write(const char *backend_opts)
 {
     static const char data[] = "private write";
-    FileDigest before;
+    NvdimmFileDigest before;
     char back[sizeof(data)];
     Fixture fx;
     QTestState *qts;
 
     fixture_init(&fx, BACKEND_SIZE);
-    before = file_digest(fx.file);
+    before = nvdimm_file_digest(fx.file, NVDIMM_WHOLE_FILE);
     qts = start_with_nvdimm(&fx, backend_opts, ",label-size=128K");
     qtest_memwrite(qts, DEVICE_MEMORY_BASE + 0x1000, data, sizeof(data));
     qtest_memread(qts, DEVICE_MEMORY_BASE + 0x1000, back, sizeof(back));
     g_assert_cmpmem(back, sizeof(back), data, sizeof(data));
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx.file));
+    nvdimm_assert_file_unchanged(fx.file, before);
     fixture_cleanup(&fx);
 }
 
@@ -676,7 +611,7 @@ static void assert_shared_write_lands(const char *backend_opts,
                     pattern_at(file_offset + 0x2000));
     qtest_memwrite(qts, guest, data, sizeof(data));
     qtest_quit(qts);
-    file_read_at(fx.file, file_offset + 0x2000, back, sizeof(back));
+    nvdimm_file_read_at(fx.file, file_offset + 0x2000, back, sizeof(back));
     g_assert_cmpmem(back, sizeof(back), data, sizeof(data));
     g_assert_cmpuint(file_size(fx.file), ==, BACKEND_SIZE);
     fixture_cleanup(&fx);
@@ -693,12 +628,12 @@ static void test_share_on_writes_file(void)
 static void test_readonly_backend(void)
 {
     static const char data[] = "rejected write";
-    FileDigest before;
+    NvdimmFileDigest before;
     Fixture fx;
     QTestState *qts;
 
     fixture_init(&fx, BACKEND_SIZE);
-    before = file_digest(fx.file);
+    before = nvdimm_file_digest(fx.file, NVDIMM_WHOLE_FILE);
     qts = start_with_nvdimm(&fx, "size=256M,readonly=on,share=on",
                             ",label-size=128K,unarmed=on");
     g_assert_true(qtest_qom_get_bool(qts, "nv0", "unarmed"));
@@ -708,7 +643,7 @@ static void test_readonly_backend(void)
     g_assert_cmphex(qtest_readq(qts, DEVICE_MEMORY_BASE + 0x3000), ==,
                     pattern_at(0x3000));
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx.file));
+    nvdimm_assert_file_unchanged(fx.file, before);
     fixture_cleanup(&fx);
 }
 
@@ -916,25 +851,11 @@ static void test_diff_uuid_frozen(void)
 
 /* Labels: the last label-size bytes of the backend, via the mailbox */
 
-static void dsm_call(QTestState *qts, uint32_t function,
-                     const uint32_t *args, int nargs)
-{
-    int i;
-
-    qtest_writel(qts, DSM_PAGE, 1);         /* handle of the DIMM in slot 0 */
-    qtest_writel(qts, DSM_PAGE + 4, 1);     /* revision */
-    qtest_writel(qts, DSM_PAGE + 8, function);
-    for (i = 0; i < nargs; i++) {
-        qtest_writel(qts, DSM_PAGE + 12 + i * 4, args[i]);
-    }
-    qtest_outl(qts, DSM_IO_PORT, DSM_PAGE);
-}
-
 static void test_label_position(void)
 {
     uint64_t label_start = BACKEND_SIZE - 130 * KiB;
-    uint32_t get[] = { 0x10, 8 };
-    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
+    uint32_t label = cpu_to_le32(0xdeadbeef);
+    uint64_t word;
     uint32_t back;
     Fixture fx;
     QTestState *qts;
@@ -943,17 +864,16 @@ static void test_label_position(void)
     file_put_index_block(fx.file, label_start, 0);
     qts = start_with_nvdimm(&fx, "size=256M,share=on", ",label-size=130K");
 
-    dsm_call(qts, DSM_GET_LABEL_DATA, get, G_N_ELEMENTS(get));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE), ==, 16);
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
-    g_assert_cmphex(qtest_readq(qts, DSM_PAGE + 8), ==,
-                    pattern_at(label_start + 0x10));
+    g_assert_cmpuint(nvdimm_label_read(qts, NVDIMM_SLOT0_HANDLE, 0x10, 8,
+                                       &word), ==, NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmphex(le64_to_cpu(word), ==, pattern_at(label_start + 0x10));
 
-    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
+    g_assert_cmpuint(nvdimm_label_write(qts, NVDIMM_SLOT0_HANDLE, 0x20, 4,
+                                        &label, 4), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
     qtest_quit(qts);
 
-    file_read_at(fx.file, label_start + 0x20, &back, sizeof(back));
+    nvdimm_file_read_at(fx.file, label_start + 0x20, &back, sizeof(back));
     g_assert_cmphex(le32_to_cpu(back), ==, 0xdeadbeef);
     fixture_cleanup(&fx);
 }
@@ -961,19 +881,20 @@ static void test_label_position(void)
 /* A read-only backend refuses label writes and keeps the file intact */
 static void test_label_write_readonly(void)
 {
-    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
-    FileDigest before;
+    uint32_t label = cpu_to_le32(0xdeadbeef);
+    NvdimmFileDigest before;
     Fixture fx;
     QTestState *qts;
 
     fixture_init(&fx, BACKEND_SIZE);
-    before = file_digest(fx.file);
+    before = nvdimm_file_digest(fx.file, NVDIMM_WHOLE_FILE);
     qts = start_with_nvdimm(&fx, "size=256M,readonly=on",
                             ",label-size=128K,unarmed=on");
-    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), !=, 0);
+    g_assert_cmpuint(nvdimm_label_write(qts, NVDIMM_SLOT0_HANDLE, 0x20, 4,
+                                        &label, 4), !=,
+                     NVDIMM_DSM_ST_SUCCESS);
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx.file));
+    nvdimm_assert_file_unchanged(fx.file, before);
     fixture_cleanup(&fx);
 }
 
@@ -996,14 +917,14 @@ static char *guard_args(Fixture *fx, const char *backend_opts,
 /* Start with @device_opts; the file must not change */
 static void assert_label_area_accepted(Fixture *fx, const char *device_opts)
 {
-    FileDigest before = file_digest(fx->file);
+    NvdimmFileDigest before = nvdimm_file_digest(fx->file, NVDIMM_WHOLE_FILE);
     QTestState *qts;
 
     qts = start_with_nvdimm(fx, "size=256M,share=on", device_opts);
     g_assert_cmpuint(qtest_qom_get_uint(qts, "nv0", "size"), ==,
                      BACKEND_SIZE - LABEL_SIZE);
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx->file));
+    nvdimm_assert_file_unchanged(fx->file, before);
 }
 
 /* A blank label area: a file whose end was never written */
@@ -1042,7 +963,7 @@ static void test_label_guard_labelled(void)
 static void test_diff_label_guard_refuses_data(void)
 {
     g_autofree char *args = NULL;
-    FileDigest before;
+    NvdimmFileDigest before;
     Fixture fx;
     QTestState *qts;
 
@@ -1050,7 +971,7 @@ static void test_diff_label_guard_refuses_data(void)
         return;
     }
     fixture_init_data_in_labels(&fx);
-    before = file_digest(fx.file);
+    before = nvdimm_file_digest(fx.file, NVDIMM_WHOLE_FILE);
     args = guard_args(&fx, "share=on", "");
     assert_refused(&fx, args, GUARD_MESSAGE);
 
@@ -1064,7 +985,7 @@ static void test_diff_label_guard_refuses_data(void)
                              " {'driver': 'nvdimm', 'id': 'nv1',"
                              " 'memdev': 'm'}}");
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx.file));
+    nvdimm_assert_file_unchanged(fx.file, before);
     fixture_cleanup(&fx);
 }
 
@@ -1075,31 +996,32 @@ static void test_diff_label_guard_refuses_data(void)
  */
 static void test_label_guard_readonly_data(void)
 {
-    uint32_t get[] = { 0x10, 8 };
-    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
-    FileDigest before;
+    uint32_t label = cpu_to_le32(0xdeadbeef);
+    uint64_t word;
+    NvdimmFileDigest before;
     Fixture fx;
     QTestState *qts;
 
     fixture_init_data_in_labels(&fx);
-    before = file_digest(fx.file);
+    before = nvdimm_file_digest(fx.file, NVDIMM_WHOLE_FILE);
     qts = start_with_nvdimm(&fx, "size=256M,readonly=on",
                             ",label-size=128K,unarmed=on");
-    dsm_call(qts, DSM_GET_LABEL_DATA, get, G_N_ELEMENTS(get));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
-    g_assert_cmphex(qtest_readq(qts, DSM_PAGE + 8), ==,
+    g_assert_cmpuint(nvdimm_label_read(qts, NVDIMM_SLOT0_HANDLE, 0x10, 8,
+                                       &word), ==, NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmphex(le64_to_cpu(word), ==,
                     pattern_at(BACKEND_SIZE - LABEL_SIZE + 0x10));
-    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), !=, 0);
+    g_assert_cmpuint(nvdimm_label_write(qts, NVDIMM_SLOT0_HANDLE, 0x20, 4,
+                                        &label, 4), !=,
+                     NVDIMM_DSM_ST_SUCCESS);
     qtest_quit(qts);
-    assert_same_digest(before, file_digest(fx.file));
+    nvdimm_assert_file_unchanged(fx.file, before);
     fixture_cleanup(&fx);
 }
 
 /* label-overwrite=on: the data gives way, and label writes land there */
 static void test_diff_label_guard_overwrite(void)
 {
-    uint32_t set[] = { 0x20, 4, 0xdeadbeef };
+    uint32_t label = cpu_to_le32(0xdeadbeef);
     uint32_t back;
     Fixture fx;
     QTestState *qts;
@@ -1111,11 +1033,12 @@ static void test_diff_label_guard_overwrite(void)
     qts = start_with_nvdimm(&fx, "size=256M,share=on",
                             ",label-size=128K,label-overwrite=on");
     g_assert_true(qtest_qom_get_bool(qts, "nv0", "label-overwrite"));
-    dsm_call(qts, DSM_SET_LABEL_DATA, set, G_N_ELEMENTS(set));
-    g_assert_cmpuint(qtest_readl(qts, DSM_PAGE + 4), ==, 0);
+    g_assert_cmpuint(nvdimm_label_write(qts, NVDIMM_SLOT0_HANDLE, 0x20, 4,
+                                        &label, 4), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
     qtest_quit(qts);
-    file_read_at(fx.file, BACKEND_SIZE - LABEL_SIZE + 0x20, &back,
-                 sizeof(back));
+    nvdimm_file_read_at(fx.file, BACKEND_SIZE - LABEL_SIZE + 0x20, &back,
+                        sizeof(back));
     g_assert_cmphex(le32_to_cpu(back), ==, 0xdeadbeef);
     fixture_cleanup(&fx);
 }
