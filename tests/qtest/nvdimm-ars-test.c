@@ -15,11 +15,8 @@
 #define BACKEND_SIZE    (64 * 1024 * 1024)
 /* The first NVDIMM of a pc machine with 512M of RAM and maxmem=4G */
 #define NV_BASE         0x100000000ULL
-#define ROOT_HANDLE     0
-#define QEMU_HANDLE     0x10000
-#define NV_HANDLE       1
 
-/* Root functions and what they answer */
+/* Root functions (ACPI 6.x) and what they answer */
 #define FN_CAP          1
 #define FN_START        2
 #define FN_STATUS       3
@@ -29,9 +26,6 @@
 #define FN_INJECT_CLEAR 8
 #define FN_INJECT_LIST  9
 #define ALL_FUNCTIONS   0x3bf
-#define ST_SUCCESS      0
-#define ST_UNSUPPORTED  1
-#define ST_INVALID      2
 #define EXT_PERSISTENT  (2u << 16)
 #define EXT_NO_ARS      (2u << 16)
 #define EXT_STOPPED     (3u << 16)
@@ -44,18 +38,6 @@ typedef struct Vm {
     char *backend;
 } Vm;
 
-static char *backend_new(void)
-{
-    GError *err = NULL;
-    char *path;
-    int fd = g_file_open_tmp("nvdimm-ars-test-XXXXXX", &path, &err);
-
-    g_assert_no_error(err);
-    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
-    close(fd);
-    return path;
-}
-
 static QTestState *vm_start_on(const char *backend, const char *machine,
                                const char *extra)
 {
@@ -67,7 +49,9 @@ static QTestState *vm_start_on(const char *backend, const char *machine,
 
 static Vm vm_start(const char *machine)
 {
-    Vm vm = { .backend = backend_new() };
+    Vm vm = {
+        .backend = nvdimm_tmp_backend("nvdimm-ars-test-XXXXXX", BACKEND_SIZE),
+    };
 
     vm.qts = vm_start_on(vm.backend, machine, "");
     return vm;
@@ -81,8 +65,7 @@ static Vm vm_start_on_errors(void)
 static void vm_stop(Vm *vm)
 {
     qtest_quit(vm->qts);
-    unlink(vm->backend);
-    g_free(vm->backend);
+    nvdimm_remove_file(vm->backend);
 }
 
 static void dsm_call(QTestState *qts, uint32_t handle, uint32_t func,
@@ -99,7 +82,7 @@ static uint32_t root_range(QTestState *qts, uint32_t func, uint64_t addr,
 
     stq_le_p(arg, addr);
     stq_le_p(arg + 8, length);
-    dsm_call(qts, ROOT_HANDLE, func, arg, sizeof(arg), r);
+    dsm_call(qts, NVDIMM_ROOT_HANDLE, func, arg, sizeof(arg), r);
     return r->status;
 }
 
@@ -112,13 +95,13 @@ static uint32_t ars_start(QTestState *qts, uint64_t addr, uint64_t length)
     stq_le_p(arg + 8, length);
     stw_le_p(arg + 16, 2);          /* persistent memory */
     stb_p(arg + 18, 2);             /* return previous data: Linux's short */
-    dsm_call(qts, ROOT_HANDLE, FN_START, arg, sizeof(arg), &r);
+    dsm_call(qts, NVDIMM_ROOT_HANDLE, FN_START, arg, sizeof(arg), &r);
     return r.status;
 }
 
 static uint32_t ars_status(QTestState *qts, NvdimmReply *r)
 {
-    dsm_call(qts, ROOT_HANDLE, FN_STATUS, NULL, 0, r);
+    dsm_call(qts, NVDIMM_ROOT_HANDLE, FN_STATUS, NULL, 0, r);
     return r->status;
 }
 
@@ -191,11 +174,11 @@ static void test_off(void)
     g_autofree char *err = NULL;
     NvdimmReply r;
 
-    dsm_call(vm.qts, ROOT_HANDLE, 0, NULL, 0, &r);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, NVDIMM_DSM_FN_QUERY, NULL, 0, &r);
     g_assert_cmpuint(r.length, ==, 8);
     g_assert_cmphex(r.status, ==, 0);
     g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE, BACKEND_SIZE, &r),
-                    ==, ST_UNSUPPORTED);
+                    ==, NVDIMM_ROOT_ST_UNSUPPORTED);
     g_assert_cmpuint(r.length, ==, 8);
     err = qmp_error(vm.qts, "{'execute': 'nvdimm-inject-error', 'arguments':"
                     " {'id': 'nv0', 'offset': 0, 'length': 512}}");
@@ -208,21 +191,22 @@ static void test_capabilities(void)
     Vm vm = vm_start_on_errors();
     NvdimmReply r;
 
-    dsm_call(vm.qts, ROOT_HANDLE, 0, NULL, 0, &r);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, NVDIMM_DSM_FN_QUERY, NULL, 0, &r);
     g_assert_cmphex(r.status, ==, ALL_FUNCTIONS);
     g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE, BACKEND_SIZE, &r),
-                    ==, ST_SUCCESS | EXT_PERSISTENT);
+                    ==, NVDIMM_ROOT_ST_SUCCESS | EXT_PERSISTENT);
     g_assert_cmpuint(r.length, ==, 8 + 12);
     g_assert_cmpuint(ldl_le_p(r.data), ==, MAX_STATUS_OUT);
     g_assert_cmpuint(ldl_le_p(r.data + 4), ==, CLEAR_UNIT);
     /* A sub-range is fine; one that leaves the NVDIMM is not */
     g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE + 4096, 512, &r),
-                    ==, ST_SUCCESS | EXT_PERSISTENT);
+                    ==, NVDIMM_ROOT_ST_SUCCESS | EXT_PERSISTENT);
     g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE + 4096, BACKEND_SIZE,
-                               &r), ==, ST_INVALID);
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, 0, 4096, &r), ==, ST_INVALID);
+                               &r), ==, NVDIMM_ROOT_ST_INVALID_INPUT);
+    g_assert_cmphex(root_range(vm.qts, FN_CAP, 0, 4096, &r), ==,
+                    NVDIMM_ROOT_ST_INVALID_INPUT);
     g_assert_cmphex(root_range(vm.qts, FN_CAP, UINT64_MAX, 2, &r), ==,
-                    ST_INVALID);
+                    NVDIMM_ROOT_ST_INVALID_INPUT);
     vm_stop(&vm);
 }
 
@@ -242,22 +226,23 @@ static void test_scrub(void)
     listed = listed_errors(vm.qts);
     g_assert_cmpstr(listed, ==, "0x1000+0x1200 0x3000+0x200");
 
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
+    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==,
+                    NVDIMM_ROOT_ST_SUCCESS);
+    g_assert_cmphex(ars_status(vm.qts, &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 48 + 2 * 24);
     g_assert_cmpuint(r.length, ==, 4 + 48 + 2 * 24);
     g_assert_cmphex(ldq_le_p(r.data + 4), ==, NV_BASE);
     g_assert_cmphex(ldq_le_p(r.data + 12), ==, BACKEND_SIZE);
     g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 2);
-    g_assert_cmpuint(ldl_le_p(r.data + 44), ==, NV_HANDLE);
+    g_assert_cmpuint(ldl_le_p(r.data + 44), ==, NVDIMM_SLOT0_HANDLE);
     g_assert_cmphex(record_addr(&r, 0), ==, NV_BASE + 0x1000);
     g_assert_cmphex(record_length(&r, 0), ==, 0x1200);
     g_assert_cmphex(record_addr(&r, 1), ==, NV_BASE + 0x3000);
 
     /* A scrub of part of the range reports the errors clipped to it */
     g_assert_cmphex(ars_start(vm.qts, NV_BASE + 0x1800, 0x2000), ==,
-                    ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
+                    NVDIMM_ROOT_ST_SUCCESS);
+    g_assert_cmphex(ars_status(vm.qts, &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 2);
     g_assert_cmphex(record_addr(&r, 0), ==, NV_BASE + 0x1800);
     g_assert_cmphex(record_length(&r, 0), ==, 0xa00);
@@ -265,7 +250,7 @@ static void test_scrub(void)
 
     /* A type without persistent memory, or an empty range, is refused */
     g_assert_cmphex(root_range(vm.qts, FN_START, NV_BASE, 4096, &r), ==,
-                    ST_INVALID);
+                    NVDIMM_ROOT_ST_INVALID_INPUT);
     vm_stop(&vm);
 }
 
@@ -279,7 +264,8 @@ static void test_scrub_overflow(void)
     for (i = 0; i < n; i++) {
         inject(vm.qts, i * 0x2000, 512);
     }
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
+    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==,
+                    NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmphex(ars_status(vm.qts, &r), ==, EXT_STOPPED);
     g_assert_cmpuint(ldl_le_p(r.data), ==, MAX_STATUS_OUT);
     g_assert_cmpuint(ldl_le_p(r.data + 40), ==, MAX_RECORDS);
@@ -292,8 +278,9 @@ static void test_scrub_overflow(void)
                     NV_BASE + (MAX_RECORDS - 1) * 0x2000);
 
     g_assert_cmphex(ars_start(vm.qts, ldq_le_p(r.data + 20),
-                              ldq_le_p(r.data + 28)), ==, ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
+                              ldq_le_p(r.data + 28)), ==,
+                    NVDIMM_ROOT_ST_SUCCESS);
+    g_assert_cmphex(ars_status(vm.qts, &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data + 40), ==, n - MAX_RECORDS);
     vm_stop(&vm);
 }
@@ -306,23 +293,24 @@ static void test_clear(void)
 
     inject(vm.qts, 0x1000, 0x1000);
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1400, 0x200,
-                               &r), ==, ST_SUCCESS);
+                               &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(r.length, ==, 8 + 12);
     g_assert_cmphex(ldq_le_p(r.data + 4), ==, 0x200);
     after = listed_errors(vm.qts);
     g_assert_cmpstr(after, ==, "0x1000+0x400 0x1600+0xa00");
     /* Not in clear units, or outside the NVDIMM: refused */
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1080, 0x200,
-                               &r), ==, ST_INVALID);
+                               &r), ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1000, 0x80, &r),
-                    ==, ST_INVALID);
+                    ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE - 0x1000, 0x2000,
-                               &r), ==, ST_INVALID);
+                               &r), ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     /* A scrub started before the clear does not report what it cleared */
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
+    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==,
+                    NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE, 0x4000, &r), ==,
-                    ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
+                    NVDIMM_ROOT_ST_SUCCESS);
+    g_assert_cmphex(ars_status(vm.qts, &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 0);
     vm_stop(&vm);
 }
@@ -336,33 +324,33 @@ static void test_inject_functions(void)
 
     stq_le_p(arg, NV_BASE + 0x8000);
     stq_le_p(arg + 8, 256);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_INJECT, arg, 17, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_SUCCESS);
     listed = listed_errors(vm.qts);
     g_assert_cmpstr(listed, ==, "0x8000+0x100");
 
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT_LIST, NULL, 0, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_INJECT_LIST, NULL, 0, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 1);
     g_assert_cmphex(ldq_le_p(r.data + 4), ==, NV_BASE + 0x8000);
     g_assert_cmphex(ldq_le_p(r.data + 12), ==, 256);
 
     g_assert_cmphex(root_range(vm.qts, FN_INJECT_CLEAR, NV_BASE + 0x8000,
-                               256, &r), ==, ST_SUCCESS);
+                               256, &r), ==, NVDIMM_ROOT_ST_SUCCESS);
     empty = listed_errors(vm.qts);
     g_assert_cmpstr(empty, ==, "");
 
     /* Nothing outside the NVDIMM, nothing empty, nothing that wraps */
     stq_le_p(arg, NV_BASE + BACKEND_SIZE);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_INJECT, arg, 17, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     stq_le_p(arg, NV_BASE);
     stq_le_p(arg + 8, 0);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_INJECT, arg, 17, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     stq_le_p(arg + 8, UINT64_MAX);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_INJECT, arg, 17, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     vm_stop(&vm);
 }
 
@@ -373,15 +361,15 @@ static void test_translate_spa(void)
     NvdimmReply r;
 
     stq_le_p(arg, NV_BASE + 0x12345);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_SUCCESS);
     g_assert_cmphex(ldq_le_p(r.data + 4), ==, BACKEND_SIZE - 0x12345);
     g_assert_cmpuint(ldl_le_p(r.data + 12), ==, 1);
-    g_assert_cmpuint(ldl_le_p(r.data + 16), ==, NV_HANDLE);
+    g_assert_cmpuint(ldl_le_p(r.data + 16), ==, NVDIMM_SLOT0_HANDLE);
     g_assert_cmphex(ldq_le_p(r.data + 24), ==, 0x12345);
     stq_le_p(arg, NV_BASE - 1);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
+    dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_ROOT_ST_INVALID_INPUT);
     vm_stop(&vm);
 }
 
@@ -391,15 +379,18 @@ static void test_media_event(void)
     Vm vm = vm_start_on_errors();
     NvdimmReply r;
 
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
+    dsm_call(vm.qts, NVDIMM_QEMU_HANDLE, NVDIMM_QEMU_FN_MEDIA_EVENT, NULL,
+             0, &r);
+    g_assert_cmphex(r.status, ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
     qtest_qmp_assert_success(vm.qts, "{'execute': 'nvdimm-inject-error',"
                              " 'arguments': {'id': 'nv0', 'offset': 0,"
                              " 'length': 512}}");
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
+    dsm_call(vm.qts, NVDIMM_QEMU_HANDLE, NVDIMM_QEMU_FN_MEDIA_EVENT, NULL,
+             0, &r);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 1);
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
+    dsm_call(vm.qts, NVDIMM_QEMU_HANDLE, NVDIMM_QEMU_FN_MEDIA_EVENT, NULL,
+             0, &r);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
     vm_stop(&vm);
 }
@@ -440,7 +431,8 @@ static void test_hmp(void)
     g_assert_nonnull(strstr(listed, "nv0 at 0x100000000:\r\n"
                             "  offset 0x1000 length 0x200"));
     /* -q: no event for the guest */
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
+    dsm_call(vm.qts, NVDIMM_QEMU_HANDLE, NVDIMM_QEMU_FN_MEDIA_EVENT, NULL,
+             0, &r);
     g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
     g_free(qtest_hmp(vm.qts, "nvdimm_clear_error nv0 0 8192"));
     cleared = qtest_hmp(vm.qts, "info nvdimm-errors");
@@ -504,7 +496,6 @@ static void test_poison_passes_through(void)
     Vm vm = vm_start_on_errors();
     char back[sizeof(data)], file[sizeof(data)];
     uint64_t clean;
-    int fd;
 
     inject(vm.qts, 0x1000, 512);
     qtest_memwrite(vm.qts, NV_BASE + 0x1000, data, sizeof(data));
@@ -513,9 +504,7 @@ static void test_poison_passes_through(void)
     qtest_writeq(vm.qts, NV_BASE + 0x1800, 0x1122334455667788ULL);
     clean = qtest_readq(vm.qts, NV_BASE + 0x1800);
     g_assert_cmphex(clean, ==, 0x1122334455667788ULL);
-    fd = open(vm.backend, O_RDONLY);
-    g_assert_cmpint(pread(fd, file, sizeof(file), 0x1000), ==, sizeof(file));
-    close(fd);
+    nvdimm_file_read_at(vm.backend, 0x1000, file, sizeof(file));
     g_assert_cmpmem(file, sizeof(file), data, sizeof(data));
     vm_stop(&vm);
 }
@@ -541,7 +530,7 @@ static void test_random_requests(void)
                      g_rand_int_range(rng, 0, BACKEND_SIZE / 0x100) * 0x100);
             stq_le_p(arg + 8, g_rand_int_range(rng, 0, 0x4000));
         }
-        dsm_call(vm.qts, ROOT_HANDLE, func, arg, sizeof(arg), &r);
+        dsm_call(vm.qts, NVDIMM_ROOT_HANDLE, func, arg, sizeof(arg), &r);
         g_assert_cmpuint(r.length, >=, 8);
         g_assert_cmpuint(r.length, <=, NVDIMM_PAGE_SIZE);
     }

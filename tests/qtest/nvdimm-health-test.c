@@ -15,23 +15,15 @@
 #include "nvdimm-qtest.h"
 
 #define BACKEND_SIZE    (64 * 1024 * 1024)
-#define QEMU_HANDLE     0x10000
-#define NV_HANDLE       1
 #define HEALTH_ON       ",nvdimm-health=on"
 
 /* The Intel DSM health functions and their answers */
-#define FN_QUERY        0
 #define FN_SMART        1
 #define FN_THRESHOLD    2
 #define FN_LATCH        10
 #define FN_SET_THRESHOLD 17
 #define FN_INJECT       18
-#define QEMU_FN_EVENTS  3
-#define LABEL_FUNCTIONS 0x71
 #define HEALTH_FUNCTIONS 0x60407
-#define ST_SUCCESS      0
-#define ST_UNSUPPORTED  1
-#define ST_INVALID      3
 #define SMART_LEN       128
 #define THRESHOLD_LEN   8
 
@@ -63,16 +55,13 @@ typedef struct Vm {
 static void vm_files(Vm *vm)
 {
     GError *err = NULL;
-    int fd;
 
     vm->dir = g_dir_make_tmp("nvdimm-health-test-XXXXXX", &err);
     g_assert_no_error(err);
     vm->backend = g_build_filename(vm->dir, "nv0.img", NULL);
     vm->record = g_build_filename(vm->dir, "nv0.shutdown", NULL);
-    fd = open(vm->backend, O_CREAT | O_RDWR, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
-    close(fd);
+    g_assert_cmpint(nvdimm_create_sparse_file(vm->backend, BACKEND_SIZE), ==,
+                    0);
 }
 
 static QTestState *vm_start_on(Vm *vm, const char *machine, bool record,
@@ -114,8 +103,8 @@ static void vm_stop(Vm *vm)
 static uint32_t dsm_call(QTestState *qts, uint32_t func, const void *arg,
                          size_t arg_len, NvdimmReply *r)
 {
-    return nvdimm_dsm_call(qts, NV_HANDLE, func > 10 ? 2 : 1, func, arg,
-                        arg_len, r);
+    return nvdimm_dsm_call(qts, NVDIMM_SLOT0_HANDLE, func > 10 ? 2 : 1, func,
+                           arg, arg_len, r);
 }
 
 static Smart smart(QTestState *qts)
@@ -123,7 +112,8 @@ static Smart smart(QTestState *qts)
     NvdimmReply r;
     Smart s;
 
-    g_assert_cmpuint(dsm_call(qts, FN_SMART, NULL, 0, &r), ==, ST_SUCCESS);
+    g_assert_cmpuint(dsm_call(qts, FN_SMART, NULL, 0, &r), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(r.length, ==, 8 + SMART_LEN);
     s = (Smart) {
         .flags = ldl_le_p(r.data),
@@ -177,7 +167,8 @@ static uint32_t functions(QTestState *qts, uint32_t revision)
 {
     NvdimmReply r;
 
-    nvdimm_dsm_call(qts, NV_HANDLE, revision, FN_QUERY, NULL, 0, &r);
+    nvdimm_dsm_call(qts, NVDIMM_SLOT0_HANDLE, revision, NVDIMM_DSM_FN_QUERY,
+                    NULL, 0, &r);
     return r.status;
 }
 
@@ -226,10 +217,10 @@ static void test_off(void)
     QDict *resp;
     NvdimmReply r;
 
-    g_assert_cmphex(functions(vm.qts, 1), ==, LABEL_FUNCTIONS);
-    g_assert_cmpuint(functions(vm.qts, 2), ==, ST_UNSUPPORTED);
+    g_assert_cmphex(functions(vm.qts, 1), ==, NVDIMM_DSM_LABEL_FUNCTIONS);
+    g_assert_cmpuint(functions(vm.qts, 2), ==, NVDIMM_DSM_ST_UNSUPPORTED);
     g_assert_cmpuint(dsm_call(vm.qts, FN_SMART, NULL, 0, &r), ==,
-                     ST_UNSUPPORTED);
+                     NVDIMM_DSM_ST_UNSUPPORTED);
     g_assert_nonnull(strstr(err, "nvdimm-health=on"));
     resp = qtest_qmp(vm.qts, "{'execute': 'query-nvdimm-health'}");
     g_assert_cmpint(qlist_size(qdict_get_qlist(resp, "return")), ==, 0);
@@ -243,9 +234,9 @@ static void test_functions(void)
     Vm vm = vm_start(HEALTH_ON, false);
 
     g_assert_cmphex(functions(vm.qts, 1), ==,
-                    LABEL_FUNCTIONS | HEALTH_FUNCTIONS);
+                    NVDIMM_DSM_LABEL_FUNCTIONS | HEALTH_FUNCTIONS);
     g_assert_cmphex(functions(vm.qts, 2), ==,
-                    LABEL_FUNCTIONS | HEALTH_FUNCTIONS);
+                    NVDIMM_DSM_LABEL_FUNCTIONS | HEALTH_FUNCTIONS);
     vm_stop(&vm);
 }
 
@@ -264,7 +255,7 @@ static void test_defaults(void)
     g_assert_cmpuint(s.media_temp, ==, TEMP(25));
     g_assert_cmpuint(s.ctrl_temp, ==, TEMP(30));
     g_assert_cmpuint(dsm_call(vm.qts, FN_THRESHOLD, NULL, 0, &r), ==,
-                     ST_SUCCESS);
+                     NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(r.length, ==, 8 + THRESHOLD_LEN);
     g_assert_cmpuint(lduw_le_p(r.data), ==, 0);
     g_assert_cmpuint(r.data[2], ==, 10);
@@ -280,13 +271,13 @@ static void test_thresholds(void)
     NvdimmReply r;
 
     g_assert_cmpuint(set_threshold(vm.qts, 7, 20, TEMP(70), 0x8000 |
-                                   TEMP(5)), ==, ST_SUCCESS);
+                                   TEMP(5)), ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(set_threshold(vm.qts, 8, 20, TEMP(70), 0), ==,
-                     ST_INVALID);
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     g_assert_cmpuint(set_threshold(vm.qts, 7, 101, TEMP(70), 0), ==,
-                     ST_INVALID);
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     g_assert_cmpuint(set_threshold(vm.qts, 7, 20, 0x8000 | TEMP(300), 0),
-                     ==, ST_INVALID);
+                     ==, NVDIMM_DSM_ST_INVALID_INPUT);
     dsm_call(vm.qts, FN_THRESHOLD, NULL, 0, &r);
     g_assert_cmpuint(lduw_le_p(r.data), ==, 7);
     g_assert_cmpuint(r.data[2], ==, 20);
@@ -304,10 +295,11 @@ static void test_inject(void)
     Smart s;
     NvdimmReply r;
 
-    g_assert_cmpuint(inject(vm.qts, 1, true, TEMP(60)), ==, ST_SUCCESS);
-    g_assert_cmpuint(inject(vm.qts, 2, true, 7), ==, ST_SUCCESS);
-    g_assert_cmpuint(inject(vm.qts, 4, true, 0), ==, ST_SUCCESS);
-    g_assert_cmpuint(inject(vm.qts, 8, true, 0), ==, ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 1, true, TEMP(60)), ==,
+                     NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 2, true, 7), ==, NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 4, true, 0), ==, NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 8, true, 0), ==, NVDIMM_DSM_ST_SUCCESS);
     s = smart(vm.qts);
     g_assert_cmpuint(s.media_temp, ==, TEMP(60));
     g_assert_cmpuint(s.spares, ==, 7);
@@ -316,7 +308,7 @@ static void test_inject(void)
     g_assert_cmpuint(s.shutdown_count, ==, 1);
     g_assert_cmphex(s.flags, ==, VALID_ALWAYS | VALID_RECORD);
 
-    g_assert_cmpuint(inject(vm.qts, 0xf, false, 0), ==, ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 0xf, false, 0), ==, NVDIMM_DSM_ST_SUCCESS);
     s = smart(vm.qts);
     g_assert_cmpuint(s.media_temp, ==, TEMP(25));
     g_assert_cmpuint(s.spares, ==, 100);
@@ -324,13 +316,15 @@ static void test_inject(void)
     g_assert_cmpuint(s.shutdown_state, ==, 0);
     g_assert_cmpuint(s.shutdown_count, ==, 1);
 
-    g_assert_cmpuint(inject(vm.qts, 0x10, true, 0), ==, ST_INVALID);
-    g_assert_cmpuint(inject(vm.qts, 2, true, 101), ==, ST_INVALID);
+    g_assert_cmpuint(inject(vm.qts, 0x10, true, 0), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
+    g_assert_cmpuint(inject(vm.qts, 2, true, 101), ==,
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     g_assert_cmpuint(smart(vm.qts).spares, ==, 100);
     g_assert_cmpuint(dsm_call(vm.qts, FN_LATCH, "\x01", 1, &r), ==,
-                     ST_SUCCESS);
+                     NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(dsm_call(vm.qts, FN_LATCH, "\x02", 1, &r), ==,
-                     ST_INVALID);
+                     NVDIMM_DSM_ST_INVALID_INPUT);
     vm_stop(&vm);
 }
 
@@ -374,8 +368,9 @@ static uint8_t take_events(QTestState *qts)
 {
     NvdimmReply r;
 
-    g_assert_cmpuint(nvdimm_dsm_call(qts, QEMU_HANDLE, 1, QEMU_FN_EVENTS, NULL,
-                                  0, &r), ==, ST_SUCCESS);
+    g_assert_cmpuint(nvdimm_dsm_call(qts, NVDIMM_QEMU_HANDLE, 1,
+                                     NVDIMM_QEMU_FN_HEALTH_EVENT, NULL, 0,
+                                     &r), ==, NVDIMM_DSM_ST_SUCCESS);
     g_assert_cmpuint(r.length, ==, 8 + 32);
     return r.data[0];
 }
@@ -482,8 +477,8 @@ static void test_migrate(void)
     g_assert_null(set_health_error(vm.qts, "'spares': 33,"
                                    " 'media-temperature': 44"));
     g_assert_cmpuint(set_threshold(vm.qts, 1, 40, TEMP(70), TEMP(90)), ==,
-                     ST_SUCCESS);
-    g_assert_cmpuint(inject(vm.qts, 8, true, 0), ==, ST_SUCCESS);
+                     NVDIMM_DSM_ST_SUCCESS);
+    g_assert_cmpuint(inject(vm.qts, 8, true, 0), ==, NVDIMM_DSM_ST_SUCCESS);
     nvdimm_migrate_to_file(vm.qts, path);
     g_assert_true(nvdimm_file_has(path, "nvdimm/health"));
     qtest_quit(vm.qts);
