@@ -13,6 +13,7 @@
 #include "libqos/fw_cfg.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "nvdimm-qtest.h"
 
 #define BACKEND_SIZE (4 * MiB)
 #define MACHINE "-machine pc,nvdimm=on -m 128M,slots=4,maxmem=1G "
@@ -26,16 +27,10 @@ typedef struct FlushVM {
     QTestState *qts;
 } FlushVM;
 
+/* A backend file of BACKEND_SIZE bytes; nvdimm_remove_file() ends it. */
 static char *backend_file(void)
 {
-    g_autoptr(GError) err = NULL;
-    char *path = NULL;
-    int fd = g_file_open_tmp("nvdimm-flush-XXXXXX", &path, &err);
-
-    g_assert_no_error(err);
-    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
-    close(fd);
-    return path;
+    return nvdimm_tmp_backend("nvdimm-flush-XXXXXX", BACKEND_SIZE);
 }
 
 /* @ndimms NVDIMMs nv0, nv1 on share=on files; @opts added to each. */
@@ -62,8 +57,7 @@ static void flush_vm_stop(FlushVM *vm)
     qtest_quit(vm->qts);
     for (i = 0; i < 2; i++) {
         if (vm->paths[i]) {
-            unlink(vm->paths[i]);
-            g_free(vm->paths[i]);
+            nvdimm_remove_file(vm->paths[i]);
         }
     }
 }

@@ -14,6 +14,7 @@
 #include "libqtest.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "nvdimm-qtest.h"
 
 #define BACKEND_SIZE (4 * MiB)
 #define MACHINE "-machine pc,nvdimm=on -m 128M,slots=2,maxmem=1G "
@@ -22,24 +23,10 @@
 #define PRIVATE_REASON "share=off: guest writes stay in a private copy"
 #define NO_MAP_SYNC_REASON "MAP_SYNC was not obtained"
 
-/* A backend file of BACKEND_SIZE bytes; the caller unlinks and frees. */
+/* A backend file of BACKEND_SIZE bytes; nvdimm_remove_file() ends it. */
 static char *make_backend_file(void)
 {
-    g_autoptr(GError) err = NULL;
-    char *path = NULL;
-    int fd;
-
-    fd = g_file_open_tmp("nvdimm-persistence-XXXXXX", &path, &err);
-    g_assert_no_error(err);
-    g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
-    close(fd);
-    return path;
-}
-
-static void remove_backend_file(char *path)
-{
-    unlink(path);
-    g_free(path);
+    return nvdimm_tmp_backend("nvdimm-persistence-XXXXXX", BACKEND_SIZE);
 }
 
 /* The one element query-nvdimm-persistence returns; the caller unrefs. */
@@ -145,7 +132,7 @@ static void stop_vm(TestVM *vm)
 {
     qobject_unref(vm->info);
     qtest_quit(vm->qts);
-    remove_backend_file(vm->path);
+    nvdimm_remove_file(vm->path);
 }
 
 static void test_file_shared(void)
@@ -281,7 +268,7 @@ static void test_strict_refuses_startup(void)
     g_assert(strstr(err, NOT_DAX_REASON));
     g_assert(strstr(err, "(fix: put the backend file on a file system"
                     " mounted with -o dax"));
-    remove_backend_file(path);
+    nvdimm_remove_file(path);
 }
 
 static void test_strict_accepts_unarmed(void)
@@ -330,7 +317,7 @@ static void test_strict_refuses_hotplug(void)
     g_assert_cmpint(query_nvdimm_count(qts), ==, 1);
 
     qtest_quit(qts);
-    remove_backend_file(path);
+    nvdimm_remove_file(path);
 }
 
 int main(int argc, char **argv)
