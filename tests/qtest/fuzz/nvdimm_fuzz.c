@@ -15,9 +15,9 @@
  * The input is a list of commands separated by SEPARATOR.  The first byte
  * of a command picks its kind:
  *   CMD_REQUEST:  the rest is the start of a request page (the remainder of
- *                 the page is zero); it is written at PAGE_ADDR and the
- *                 doorbell is rung with PAGE_ADDR.  The reply's length
- *                 must then lie within the page.
+ *                 the page is zero); it is written at NVDIMM_PAGE_ADDR and
+ *                 the doorbell is rung with that address.  The reply's
+ *                 length must then lie within the page.
  *   CMD_RING:     the next 4 bytes are written to the doorbell as they are:
  *                 a page anywhere below 4 GiB (straddling the end of RAM,
  *                 in MMIO, in a hole) with whatever it holds.
@@ -40,12 +40,10 @@
 #include "qemu/module.h"
 
 #include "tests/qtest/libqtest.h"
+#include "tests/qtest/nvdimm-utils.h"
 #include "fuzz.h"
 
 #define SEPARATOR           "NVDM"
-#define DOORBELL            0x0a18
-#define PAGE_SIZE_DSM       4096
-#define PAGE_ADDR           0x300000ULL
 #define BACKEND_SIZE        (4 * 1024 * 1024)
 #define NUM_BACKENDS        3
 
@@ -62,16 +60,15 @@ static char *backend_path[NUM_BACKENDS];
 
 static void create_backend(int i)
 {
-    int fd;
+    int ret;
 
     backend_path[i] = g_strdup_printf("%s/nvdimm%d", backend_dir, i);
-    fd = open(backend_path[i], O_RDWR | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0 || ftruncate(fd, BACKEND_SIZE) < 0) {
+    ret = nvdimm_create_sparse_file(backend_path[i], BACKEND_SIZE);
+    if (ret < 0) {
         fprintf(stderr, "nvdimm-dsm-fuzz: cannot create %s: %s\n",
-                backend_path[i], strerror(errno));
+                backend_path[i], strerror(-ret));
         exit(1);
     }
-    close(fd);
 }
 
 static GString *nvdimm_fuzz_cmdline(FuzzTarget *t)
@@ -115,15 +112,15 @@ static void nvdimm_fuzz_pre(QTestState *s)
 /* One request page from the command's bytes; the reply must fit the page */
 static void run_request(QTestState *s, const uint8_t *data, size_t len)
 {
-    uint8_t page[PAGE_SIZE_DSM] = { 0 };
+    uint8_t page[NVDIMM_PAGE_SIZE] = { 0 };
     uint32_t reply_len;
 
     memcpy(page, data, MIN(len, sizeof(page)));
-    qtest_memwrite(s, PAGE_ADDR, page, sizeof(page));
-    qtest_outl(s, DOORBELL, PAGE_ADDR);
-    reply_len = qtest_readl(s, PAGE_ADDR);
+    qtest_memwrite(s, NVDIMM_PAGE_ADDR, page, sizeof(page));
+    qtest_outl(s, NVDIMM_DOORBELL, NVDIMM_PAGE_ADDR);
+    reply_len = qtest_readl(s, NVDIMM_PAGE_ADDR);
     /* A reply is at least length + status, and never leaves the page */
-    g_assert(reply_len >= 8 && reply_len <= PAGE_SIZE_DSM);
+    g_assert(reply_len >= NVDIMM_DSM_OUT_HDR && reply_len <= NVDIMM_PAGE_SIZE);
 }
 
 static void run_ring(QTestState *s, const uint8_t *data, size_t len)
@@ -131,7 +128,7 @@ static void run_ring(QTestState *s, const uint8_t *data, size_t len)
     uint32_t page = 0;
 
     memcpy(&page, data, MIN(len, sizeof(page)));
-    qtest_outl(s, DOORBELL, le32_to_cpu(page));
+    qtest_outl(s, NVDIMM_DOORBELL, le32_to_cpu(page));
 }
 
 static void run_odd_size(QTestState *s, const uint8_t *data, size_t len)
@@ -139,12 +136,12 @@ static void run_odd_size(QTestState *s, const uint8_t *data, size_t len)
     uint32_t val = 0;
 
     memcpy(&val, data, MIN(len, sizeof(val)));
-    qtest_outb(s, DOORBELL, val);
-    qtest_outw(s, DOORBELL, val);
-    qtest_outb(s, DOORBELL + 3, val);
-    qtest_inb(s, DOORBELL);
-    qtest_inw(s, DOORBELL + 2);
-    qtest_inl(s, DOORBELL);
+    qtest_outb(s, NVDIMM_DOORBELL, val);
+    qtest_outw(s, NVDIMM_DOORBELL, val);
+    qtest_outb(s, NVDIMM_DOORBELL + 3, val);
+    qtest_inb(s, NVDIMM_DOORBELL);
+    qtest_inw(s, NVDIMM_DOORBELL + 2);
+    qtest_inl(s, NVDIMM_DOORBELL);
 }
 
 static void run_command(QTestState *s, const uint8_t *cmd, size_t len)
