@@ -13,13 +13,14 @@ import os
 
 BUNDLE = os.path.join("qemu-bundle", "usr", "local", "share", "qemu")
 
-# Per target: the file a machine of it cannot start without, and Debian's
-# packages that ship it (seabios and ipxe-qemu, qemu-efi-aarch64, qemu-slof)
+# Per target: the file a machine of it cannot start without, and where
+# Debian's packages put it (seabios and ipxe-qemu; qemu-efi-aarch64;
+# qemu-system-data, which ships SLOF for pseries)
 TARGETS = {
     "x86_64": ("bios-256k.bin", ["/usr/share/seabios", "/usr/lib/ipxe/qemu"]),
     "aarch64": ("edk2-aarch64-code.fd",
                 ["/usr/share/qemu-efi-aarch64", "/usr/share/AAVMF"]),
-    "ppc64": ("slof.bin", ["/usr/share/qemu", "/usr/share/slof"]),
+    "ppc64": ("slof.bin", ["/usr/share/qemu"]),
 }
 
 
