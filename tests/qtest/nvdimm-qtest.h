@@ -1,6 +1,7 @@
 /*
  * Helpers of the NVDIMM qtests: a _DSM call through the mailbox, a
- * migration to a file, and what it holds
+ * migration to a file, and what it holds, and one device's element of a
+ * QMP query
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,6 +12,7 @@
 #include "qemu/bswap.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 
 /* Where the tests put the mailbox page, and the pc doorbell */
 #define NVDIMM_PAGE_ADDR        0x300000ULL
@@ -120,6 +122,34 @@ static inline bool nvdimm_file_has(const char *path, const char *needle)
 
     g_assert_true(g_file_get_contents(path, &data, &len, NULL));
     return memmem(data, len, needle, strlen(needle)) != NULL;
+}
+
+/*
+ * The element of the list @command returns for the device @id, the
+ * "data" of a union like query-memory-devices' one; the caller unrefs.
+ */
+static inline QDict *nvdimm_query_device(QTestState *qts, const char *command,
+                                         const char *id)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': %s}", command);
+    QDict *found = NULL;
+    QListEntry *e;
+
+    g_assert(qdict_haskey(resp, "return"));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(resp, "return"), e) {
+        QDict *item = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_haskey(item, "data")) {
+            item = qdict_get_qdict(item, "data");
+        }
+        if (!g_strcmp0(qdict_get_try_str(item, "id"), id)) {
+            found = item;
+        }
+    }
+    g_assert(found);
+    qobject_ref(found);
+    qobject_unref(resp);
+    return found;
 }
 
 #endif
