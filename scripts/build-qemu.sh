@@ -55,6 +55,8 @@ OWNED=(
 # Files this repo adds to the base.  patches/ refers to them.
 ADDED=(
     hw/mem/nvdimm-persistence.c
+    hw/mem/nvdimm-persistence-probe.c
+    hw/mem/nvdimm-persistence-monitor.c
     hw/mem/nvdimm-persistence-stub.c
     include/hw/mem/nvdimm-persistence.h
     hw/mem/nvdimm-flush.c

@@ -26,7 +26,9 @@ the series must end in the very tree scripts/build-qemu.sh stages.
 A block with "rev: REV" is a snapshot step: the files it names are laid
 over the tree as they were at revision REV of this repo, and the patches
 it names are brought to their content at REV (a patch applied before in
-another version is reversed first).  Snapshot blocks own nothing: every
+another version is swapped as quilt would: the patches applied after it
+are popped, it is reversed and applied in its new version, and they are
+pushed again).  Snapshot blocks own nothing: every
 file and patch must still be named by a block without rev:, which gives
 its final content; a file or patch that is already at that content is
 left alone.  So a feature's history can be told step by step, and the
@@ -389,9 +391,24 @@ def lay_out(repo, files, patches, src, what, applied=None):
         if applied.get(p) == text:
             continue
         if p in applied:
-            run_patch(repo, applied[p], p, what, reverse=True)
-        run_patch(repo, text, p, what)
-        applied[p] = text
+            replace_patch(repo, applied, p, text, what)
+        else:
+            run_patch(repo, text, p, what)
+            applied[p] = text
+
+
+def replace_patch(repo, applied, p, text, what):
+    """Give the applied patch P the text TEXT as quilt would: pop the
+    patches applied after it, which may build on what P added, swap P,
+    and push them again."""
+    later = list(applied)[list(applied).index(p) + 1:]
+    for q in reversed(later):
+        run_patch(repo, applied[q], q, what, reverse=True)
+    run_patch(repo, applied[p], p, what, reverse=True)
+    run_patch(repo, text, p, what)
+    applied[p] = text
+    for q in later:
+        run_patch(repo, applied[q], q, what)
 
 
 def check_same_as_build(repo, src):

@@ -7,7 +7,8 @@
 #   devdax  /dev/dax0.0 with align=2M: device DAX, "guaranteed", and
 #           require-persistence=on starts
 #   fsdax   a file on ext4 -o dax with pmem=on,share=on: MAP_SYNC, DAX,
-#           "guaranteed", and require-persistence=on starts
+#           "guaranteed", and require-persistence=on starts; without
+#           pmem=on QEMU does not ask for MAP_SYNC, and does not get it
 #   nodax   a file on a file system without DAX: "not-guaranteed", and
 #           require-persistence=on refuses to start
 # The inner QEMU runs no guest (-S): it maps the backend and answers QMP.
@@ -37,7 +38,7 @@ persistence() {
 
 # has CASE FIELD VALUE: the inner QEMU's report has "FIELD": VALUE
 has() {
-    if grep -q "\"$2\": $3" "/tmp/$1.out"; then
+    if grep -qF "\"$2\": $3" "/tmp/$1.out"; then
         result "$1/$2" PASS "$3"
     else
         result "$1/$2" FAIL "want $3: $(tail -c 400 "/tmp/$1.out" |
@@ -53,7 +54,9 @@ devdax() {
     size=$(cat /sys/bus/dax/devices/dax0.0/size)
     persistence devdax "mem-path=/dev/dax0.0,size=$size,share=on,align=2M"
     has devdax dax true
+    has devdax device-dax true
     has devdax verdict '"guaranteed"'
+    has devdax reasons '["device-dax"]'
     check devdax/require-persistence persistence devdax-strict \
         "mem-path=/dev/dax0.0,size=$size,share=on,align=2M" \
         ",require-persistence=on"
@@ -74,7 +77,14 @@ fsdax() {
     persistence fsdax "mem-path=/mnt/nv.img,size=$INNER_SIZE,share=on,pmem=on"
     has fsdax map-sync true
     has fsdax dax true
+    has fsdax device-dax false
     has fsdax verdict '"guaranteed"'
+    has fsdax reasons '["dax-file-map-sync"]'
+    persistence fsdax-nopmem "mem-path=/mnt/nv.img,size=$INNER_SIZE,share=on"
+    has fsdax-nopmem map-sync false
+    has fsdax-nopmem dax true
+    has fsdax-nopmem verdict '"not-guaranteed"'
+    has fsdax-nopmem reasons '["no-pmem"]'
     check fsdax/require-persistence persistence fsdax-strict \
         "mem-path=/mnt/nv.img,size=$INNER_SIZE,share=on,pmem=on" \
         ",require-persistence=on"
@@ -87,6 +97,7 @@ no_dax() {
     has nodax map-sync false
     has nodax dax false
     has nodax verdict '"not-guaranteed"'
+    has nodax reasons '["not-dax", "no-pmem"]'
     if persistence nodax-strict \
         "mem-path=/tmp/nv.img,size=$INNER_SIZE,share=on" \
         ",require-persistence=on"; then

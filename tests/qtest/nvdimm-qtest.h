@@ -1,6 +1,7 @@
 /*
  * Helpers of the NVDIMM qtests: _DSM calls through the mailbox,
- * temporary backend files and what they hold, a migration to a file
+ * temporary backend files and what they hold, a migration to a file, and
+ * one device's element of a QMP query
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -12,6 +13,7 @@
 #include "qemu/units.h"
 #include "libqtest.h"
 #include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "nvdimm-utils.h"
 
 /* The reply page, its length and status in host order */
@@ -266,6 +268,34 @@ static inline size_t nvdimm_subsection_data(const char *data, size_t len,
 
     g_assert_nonnull(found);
     return found - data + strlen(name) + 4;
+}
+
+/*
+ * The element of the list @command returns for the device @id, the
+ * "data" of a union like query-memory-devices' one; the caller unrefs.
+ */
+static inline QDict *nvdimm_query_device(QTestState *qts, const char *command,
+                                         const char *id)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': %s}", command);
+    QDict *found = NULL;
+    QListEntry *e;
+
+    g_assert(qdict_haskey(resp, "return"));
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(resp, "return"), e) {
+        QDict *item = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_haskey(item, "data")) {
+            item = qdict_get_qdict(item, "data");
+        }
+        if (!g_strcmp0(qdict_get_try_str(item, "id"), id)) {
+            found = item;
+        }
+    }
+    g_assert(found);
+    qobject_ref(found);
+    qobject_unref(resp);
+    return found;
 }
 
 #endif
