@@ -9,7 +9,7 @@
     guests       measurements inside the test guest (boot, ndctl labels,
                  hotplug, migration, fsync)
     parts        the eight parts, ABBA alternation, the run
-    report       docs/benchmarks.md
+    report       docs/benchmarks.md (command_lines: the lines it shows)
     media_errors make bench-media-errors (ours only)
 """
 
