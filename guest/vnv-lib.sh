@@ -2,7 +2,7 @@
 #
 # Helpers for guest scenarios (busybox sh), sourced as /vnv-lib.sh.
 #
-# Line protocol on the serial console (ttyS0), read by scripts/vnv-guest.py:
+# Line protocol on the serial console (ttyS0), read by scripts/vnv/guest.py:
 #   VNV-RESULT <case> PASS|FAIL <detail>   one test case
 #   VNV-READY <tag>                        a step the host may wait for
 #   VNV-INFO <text>                        progress for people

@@ -483,8 +483,8 @@ all_jobs() {
 }
 
 # The guest consoles and Python tracebacks that the guest suites printed
-# after a failed case (rig.py's print_console and _report_crash): a CI
-# run's scratch folder is gone afterwards.
+# after a failed case (print_console and _report_crash of
+# scripts/vnv/suite.py): a CI run's scratch folder is gone afterwards.
 print_failed_consoles() {
     local lines
     lines=$(cat "$top"/build/logs/jobs/*.log 2> /dev/null |
