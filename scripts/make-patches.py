@@ -378,8 +378,8 @@ def run_patch(repo, text, p, what, reverse=False):
 def lay_out(repo, files, patches, src, what, applied=None):
     """Our files over the tree, then patches/ entries with patch(1), as
     scripts/build-qemu.sh stages its trees.  APPLIED maps each patch
-    already in the tree to the text it was applied with: the same text is
-    not applied again, another one replaces it."""
+    already in the tree, by patch_key(), to the text it was applied with:
+    the same text is not applied again, another one replaces it."""
     applied = {} if applied is None else applied
     for f in files:
         dst = os.path.join(repo, f)
@@ -388,13 +388,21 @@ def lay_out(repo, files, patches, src, what, applied=None):
             out.write(src.read_bytes(f))
     for p in patches:
         text = src.read_bytes(f"patches/{p}")
-        if applied.get(p) == text:
+        key = patch_key(p)
+        if applied.get(key) == text:
             continue
-        if p in applied:
-            replace_patch(repo, applied, p, text, what)
+        if key in applied:
+            replace_patch(repo, applied, key, text, what)
         else:
             run_patch(repo, text, p, what)
-            applied[p] = text
+            applied[key] = text
+
+
+def patch_key(name):
+    """A patch's name without its number, which changes when patches/ is
+    renumbered: a snapshot of an older revision names the same patch
+    with its number of then."""
+    return re.sub(r"^[0-9]{4}-", "", name)
 
 
 def replace_patch(repo, applied, p, text, what):

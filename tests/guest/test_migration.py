@@ -44,7 +44,7 @@ PAGE_SIZE = 4096
 # The NVDIMM of the mounted case: no bigger than RAM (see main_ram_first)
 MOUNTED_SIZE = 512 * MiB
 # Smaller than RAM: with an NVDIMM at ram_addr 0 this size made QEMU 10.0
-# abort as a migration source under TCG (patches/0022)
+# abort as a migration source under TCG (patches/0002)
 SMALL_NVDIMM = 128 * MiB
 # Bigger than RAM: QEMU 10.0 then lost main RAM writes instead (the soak)
 LARGE_NVDIMM = GiB
@@ -195,7 +195,7 @@ def main_ram_first(machine):
     """-machine and -object arguments that put main RAM at ram_addr 0.
 
     QEMU 10.0 under TCG re-arms dirty tracking after each bitmap sync
-    only on the block at ram_addr 0 (patches/0022): a guest's writes to
+    only on the block at ram_addr 0 (patches/0002): a guest's writes to
     any other block during a migration from the reference may never be
     sent.  Memory backends given with -object are allocated before the
     board's RAM, so this backend, first on the command line, takes
@@ -314,7 +314,7 @@ def soak(suite, rounds):
     """VNV_MIGRATION_SOAK=N: only migrate_dirty, N times in each direction.
 
     For counting, not for make check: from the reference, RAM and NVDIMM
-    pages go missing (patches/0022), so those rounds fail.
+    pages go missing (patches/0002), so those rounds fail.
     """
     ours = suite.qemu or OURS
     pairs = [("ours-to-ours", ours, ours),
