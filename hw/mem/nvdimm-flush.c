@@ -324,6 +324,8 @@ bool nvdimm_flush_hints_realize(NVDIMMDevice *nvdimm, Error **errp)
                    " by %s", object_get_typename(OBJECT(nvdimm)));
         return false;
     }
+    /* Built at pre-plug, unless the machine has no hotplug handler */
+    nvdimm_flush_hints_region(nvdimm);
     flush = nvdimm->flush;
     flush->fd = memory_region_get_fd(ram);
     flush->memdev_id = g_strdup(nvdimm_memdev_id(nvdimm));

@@ -251,6 +251,24 @@ static void test_hotplug(void)
     unlink(path);
 }
 
+/*
+ * A machine without a memory hotplug handler (none) realizes the device
+ * without plugging it first; flush-hints=on must build its region then.
+ */
+static void test_no_hotplug_handler(void)
+{
+    g_autofree char *path = backend_file();
+    QTestState *qts;
+
+    qts = qtest_initf("-machine none -object memory-backend-file,id=mem0,"
+                      "mem-path=%s,size=4M,share=on "
+                      "-device nvdimm,id=nv0,memdev=mem0,flush-hints=on",
+                      path);
+    g_assert_true(qtest_qom_get_bool(qts, "nv0", "realized"));
+    qtest_quit(qts);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -263,5 +281,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/flush/hint-write-counts", test_hint_write_counts);
     qtest_add_func("/nvdimm/flush/two-nvdimms", test_two_nvdimms);
     qtest_add_func("/nvdimm/flush/hotplug", test_hotplug);
+    qtest_add_func("/nvdimm/flush/no-hotplug-handler",
+                   test_no_hotplug_handler);
     return g_test_run();
 }
