@@ -12,7 +12,7 @@
 #include "qemu/osdep.h"
 #include "qemu/pmem.h"
 #include "qapi/error.h"
-#include "exec/cpu-common.h"
+#include "exec/ramblock.h"
 #include "exec/memory.h"
 #include "hw/mem/nvdimm-persistence.h"
 #include "system/hostmem.h"
@@ -90,7 +90,7 @@ void nvdimm_probe_host(HostMemoryBackend *backend, NVDIMMHostFacts *facts)
     memset(facts, 0, sizeof(*facts));
     facts->share = qemu_ram_is_shared(mr->ram_block);
     /* The kernel may refuse MAP_SYNC; the RAM block knows if it did. */
-    facts->map_sync = qemu_ram_is_map_sync(mr->ram_block);
+    facts->map_sync = mr->ram_block->map_sync;
     facts->is_file = object_dynamic_cast(OBJECT(backend),
                                          TYPE_MEMORY_BACKEND_FILE);
     if (facts->is_file) {
