@@ -191,6 +191,14 @@ MemoryRegion *nvdimm_flush_hints_region(NVDIMMDevice *nvdimm)
     memory_region_init_io(&flush->hint_area, OBJECT(nvdimm),
                           &nvdimm_flush_hint_ops, nvdimm, "nvdimm-flush-hint",
                           NVDIMM_FLUSH_HINT_AREA_SIZE);
+    /*
+     * The guard lets one access at a time into the device's I/O regions
+     * and drops the others.  A vCPU syncs here with the BQL released, so
+     * without this the hint writes of other vCPUs, and their accesses to
+     * the device's poison overlays, would be lost for the whole sync.
+     * The write handler touches no guest memory, so it cannot re-enter.
+     */
+    flush->hint_area.disable_reentrancy_guard = true;
     memory_region_add_subregion(&flush->container, pmem_size,
                                 &flush->hint_area);
     flush->container.align = align;

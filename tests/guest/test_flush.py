@@ -12,6 +12,12 @@ fsync returned, the host SIGKILLs QEMU and checks the backend file:
     drops only clean page-cache pages, none of them is still cached.
 The same on a hot-added NVDIMM (its NFIT entries come through _FIT).
 
+Overlap: three vCPUs each fsync a page of a label-less NVDIMM at once
+(a fourth runs the guest's shell), while every backend sync is made 1.5 s slower (an LD_PRELOAD shim around
+fdatasync).  The requests that arrive while the first sync runs must
+share one later sync: fewer syncs than requests, and, from the trace
+events' times, every request served by a sync that started after it.
+
 Migration: both sides flush-hints=on completes, and the flush counter,
 a statistic, starts again from zero on the destination; source on /
 destination off fails with an error naming flush-hints (the reference
@@ -23,6 +29,7 @@ the guest stopped with such an error instead of running it.
 import ctypes
 import mmap
 import os
+import re
 import subprocess
 import sys
 import time
@@ -40,6 +47,18 @@ SIZE = 256 * MiB
 MIG_SIZE = 1024 * MiB
 FLUSH_ON = {"flush-hints": "on"}
 PAGE = 4096
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+OVERLAP_WRITERS = 3
+# Each sync first sleeps this long: the other writers, a few milliseconds
+# behind the first under TCG, all arrive while it runs.
+OVERLAP_DELAY_MS = 1500
+# Trace times: a gettimeofday stamp (us) minus a duration (ns), taken a
+# few microseconds apart.
+TRACE_SLACK = 0.001
+TRACE_RE = re.compile(r"^\d+@(\d+)\.(\d+):"
+                      r"(nvdimm_flush_hint|nvdimm_flush_sync)"
+                      r" .* took (\d+) ns")
 
 
 def flushes(g, ident="nv0"):
@@ -159,6 +178,93 @@ def flush_guest(suite, machine, hotplug=False):
     check_backend(suite, prefix, backend, token)
 
 
+def slow_fdatasync_shim(suite):
+    """Build tests/guest/slow-fdatasync.c; return the library's path."""
+    lib = suite.path("slow-fdatasync.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Werror",
+                    "-o", lib, os.path.join(HERE, "slow-fdatasync.c"),
+                    "-ldl"], check=True)
+    return lib
+
+
+def flush_spans(trace):
+    """{event: [(start, end)]} of the flush trace lines, in seconds."""
+    spans = {"nvdimm_flush_hint": [], "nvdimm_flush_sync": []}
+    with open(trace) as f:
+        for line in f:
+            m = TRACE_RE.match(line)
+            if m:
+                end = int(m.group(1)) + int(m.group(2)) / 1e6
+                spans[m.group(3)].append((end - int(m.group(4)) / 1e9, end))
+    return spans["nvdimm_flush_hint"], spans["nvdimm_flush_sync"]
+
+
+def served_by_later_sync(hint, syncs):
+    """A sync that started after HINT arrived and ended before it returned.
+
+    A sync already running when the request came may have missed the
+    stores before it, so it does not count.
+    """
+    arrived, returned = hint
+    return any(start >= arrived - TRACE_SLACK and end <= returned +
+               TRACE_SLACK for start, end in syncs)
+
+
+def start_with_slow_syncs(g, lib):
+    saved = {k: os.environ.get(k) for k in ("LD_PRELOAD",
+                                            "VNV_FDATASYNC_DELAY_MS")}
+    os.environ["LD_PRELOAD"] = lib
+    os.environ["VNV_FDATASYNC_DELAY_MS"] = str(OVERLAP_DELAY_MS)
+    try:
+        g.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def overlap_guest(suite):
+    prefix = "pc/flush-overlap"
+    backend = sparse_file(suite.path("flush-overlap.img"), SIZE)
+    trace = suite.path("flush-overlap.trace")
+    # A later -smp wins over the rig's "-smp 1"; one vCPU per writer and
+    # one for the shell
+    args = nvdimm_args("nv0", backend, "256M", label_size=None,
+                       device_props=FLUSH_ON) + [
+        "-smp", str(OVERLAP_WRITERS + 1), "-msg", "timestamp=on",
+        "-trace", "nvdimm_flush_*", "-D", trace]
+    g = suite.guest(prefix, "flush-overlap", qemu_args=args,
+                    params={"writers": OVERLAP_WRITERS})
+    try:
+        start_with_slow_syncs(g, slow_fdatasync_shim(suite))
+        g.wait_for(r"VNV-READY start", 300)
+        g.go("start")
+        g.wait_done(120)
+    except GuestError as e:
+        suite.report(prefix + "/run", False, str(e))
+        g.kill()
+        return
+    suite.collect(prefix, g)
+    hints, syncs = flush_spans(trace)
+    suite.check(prefix + "/requests", len(hints) >= OVERLAP_WRITERS,
+                "%d flush requests for %d fsyncs" % (len(hints),
+                                                    OVERLAP_WRITERS))
+    suite.check(prefix + "/coalesced", 0 < len(syncs) < len(hints),
+                "%d syncs for %d requests" % (len(syncs), len(hints)))
+    # What QEMU does with an access to a device's I/O region while
+    # another access to it is under way (the memory API's re-entrancy
+    # guard): the write is dropped, the guest's flush returns unsynced.
+    blocked = "Blocked re-entrant IO" in g.stderr_text()
+    suite.check(prefix + "/no-write-dropped", not blocked,
+                "QEMU dropped a hint write: %s" % g.stderr_text()[-200:])
+    late = [h for h in hints if not served_by_later_sync(h, syncs)]
+    suite.check(prefix + "/served-by-later-sync", bool(hints) and not late,
+                "%d of %d requests returned without a sync that started"
+                " after them" % (len(late), len(hints)))
+
+
 def migration_pair(suite, name, src_props, dst_props, dst_qemu=None):
     """Two QEMUs on one 1 GiB file.  Not smaller than guest RAM: QEMU
     10.0's TCG dirty sync asserts when a RAM block is larger than the
@@ -266,6 +372,7 @@ def main():
     for machine in suite.machines:
         flush_guest(suite, machine)
     flush_guest(suite, "pc", hotplug=True)
+    overlap_guest(suite)
     migrate_both_on(suite)
     migrate_disagree(suite, "on-off", FLUSH_ON, None, "fail")
     migrate_disagree(suite, "off-on", None, FLUSH_ON, "stopped")
