@@ -13,7 +13,8 @@ check before/enable-region ndctl enable-region all
 check before/create-fsdax ndctl create-namespace -m fsdax -r region0
 # ext4 DAX needs the block size to be the page size (mkfs picks 1 KiB
 # blocks for a file system under 512 MiB)
-check before/mkfs mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 /dev/pmem0
+check before/mkfs mkfs.ext4 -q -F -b "$(page_size)" \
+    -E lazy_itable_init=1 /dev/pmem0
 check before/mount-dax mount -o dax /dev/pmem0 /mnt
 echo "$VNV_TOKEN" > /mnt/before.txt
 sync
