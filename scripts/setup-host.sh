@@ -2,10 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Prepare a Debian bookworm host: source entries for the QEMU base and
-# meson from backports, the guest rig's foreign architectures, then the
-# build and guest-rig packages.  Idempotent; apt-get update runs only
-# when an entry or an architecture was added, an architecture's package
-# lists are missing, or a package is missing.
+# meson from backports, then the build and guest-rig packages.
+# Idempotent; apt-get update runs only when an entry was added or a
+# package is missing.
 set -euo pipefail
 
 SOURCES=/etc/apt/sources.list.d/vnvdimm.sources
@@ -14,7 +13,7 @@ BUILD_PKGS=(
     build-essential gcc-multilib ccache dpkg-dev quilt pkg-config python3
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools ipxe-qemu
-    qemu-efi-aarch64  # edk2 for arm virt (bios-tables-test, the virt guest)
+    qemu-efi-aarch64  # edk2 for arm virt (QEMU's own bios-tables-test)
     qemu-system-data  # SLOF, the firmware of the pseries guest
     bison flex xz-utils git rsync valgrind
     clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
@@ -55,6 +54,19 @@ guest_lists_missing() {
         compgen -G "$L*_main_binary-${a}_Packages*" > /dev/null || return 0
     done
     return 1
+}
+
+# True when apt-get update must run for the guest architectures: one
+# was added now (apt-get update then runs even if no package is missing),
+# or its lists are missing.
+guest_arches_need_update() {
+    local added
+    added=$(add_guest_arches)
+    if [ -n "$added" ]; then
+        log "dpkg architectures added: $(echo $added)"
+        return 0
+    fi
+    guest_lists_missing
 }
 
 # The first "deb" URI of the machine's Debian entry, in either format.
@@ -121,17 +133,12 @@ main() {
     if write_sources; then
         need_update=1
     fi
-    local added
-    added=$(add_guest_arches)
-    if [ -n "$added" ]; then
-        log "dpkg architectures added: $(echo $added)"
-    fi
-    if [ -n "$added" ] || guest_lists_missing; then
-        need_update=1
-    fi
     local todo
     todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}")
     if [ -n "$todo" ] || backports_missing; then
+        need_update=1
+    fi
+    if guest_arches_need_update; then
         need_update=1
     fi
     if [ "$need_update" = 0 ]; then
