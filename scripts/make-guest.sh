@@ -56,7 +56,8 @@ amd64)
 arm64)
     out="$top/build/guest-arm64" flavour=arm64 triplet=aarch64-linux-gnu
     kernel_suite=bookworm-backports kernel_re='6\.12\.[0-9]+\+deb12'
-    MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax ext4) ;;
+    MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
+             crc32c_generic ext4) ;;
 ppc64el)
     out="$top/build/guest-ppc64el" flavour=powerpc64le
     triplet=powerpc64le-linux-gnu kernel_re='6\.1\.0-[0-9]+'

@@ -11,7 +11,7 @@ check init-labels ndctl init-labels all
 check check-labels ndctl check-labels all
 check enable-region ndctl enable-region all
 
-if ns=$(ndctl create-namespace -m fsdax -r region0 2>&1); then
+if ns=$(ndctl create-namespace -m fsdax $PFN_MAP -r region0 2>&1); then
     result create-fsdax PASS
 else
     result create-fsdax FAIL "$(echo "$ns" | tail -n 1)"
