@@ -86,10 +86,10 @@ check-guest: qemu guest
 
 # The arm virt and pseries guest suites, on ours and on the reference
 .PHONY: check-guest-others
-check-guest-others: qemu reference
-	@$(SCRIPTS)/build-qemu.sh --no-stage others
+check-guest-others: build-all reference
 	@$(SCRIPTS)/build-qemu.sh reference-others
-	@$(SCRIPTS)/check.sh guests_virt guests_pseries
+	@$(SCRIPTS)/build-qemu.sh reference-ppc64
+	@$(SCRIPTS)/check.sh guests_virt guests_virt_reference guests_pseries
 
 # Our build against the reference, side by side: docs/benchmarks.md
 bench: qemu reference guest

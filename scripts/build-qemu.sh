@@ -7,10 +7,8 @@
 #                            (build/src); x86_64-softmmu and the NVDIMM
 #                            qtests in build/qemu
 #   build-qemu.sh others     in the same build/qemu, which shares the
-#                            common objects: aarch64 and ppc64 (the arm
-#                            virt and pseries guests run on them), and
-#                            the loongarch64 objects that include our
-#                            header
+#                            common objects: aarch64, and the ppc64 and
+#                            loongarch64 objects that include our header
 #   build-qemu.sh others-all aarch64, ppc64 and loongarch64 whole
 #   build-qemu.sh reference  the unmodified base plus only our qtests and
 #                            the patches that build them (build/ref/src):
@@ -18,9 +16,11 @@
 #                            oracle, and the NVDIMM qtests built against
 #                            the base's own headers
 #   build-qemu.sh reference-others
-#                            the reference's aarch64 and ppc64, for QEMU's
-#                            own arm virt qtests and the virt and pseries
-#                            guests, after "others"
+#                            the reference's arm virt, for QEMU's own
+#                            qtests and the virt guest, after "others"
+#   build-qemu.sh reference-ppc64
+#                            the reference's ppc64, for the pseries guest,
+#                            after "others-all"
 #   build-qemu.sh san        build/src with clang, ASan, UBSan and
 #                            libFuzzer in build/qemu-san: the fuzz targets
 #                            (qemu-fuzz-x86_64), and qemu-system-x86_64 and
@@ -101,15 +101,18 @@ ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # The emulator, the option ROMs and QEMU's own qtests of the target
 # (base-qtests-ARCH: see base_qtest_goals)
 X86_GOALS="qemu-system-x86_64 recurse-all base-qtests-x86_64"
-# arm virt runs QEMU's own qtests and a guest, pseries a guest;
-# loongarch virt runs nothing (Debian bookworm has no loongarch64 port to
-# take a guest from), so make check compiles only its objects that
-# include our header (compile_nvdimm_callers) and make build-all links
-# its emulator too.
-OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64 qemu-system-ppc64"
-OTHER_LINK_GOALS="qemu-system-loongarch64"
-# The reference: arm virt for QEMU's own qtests, both for the guests
-REF_OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64 qemu-system-ppc64"
+# arm virt runs QEMU's own qtests and a guest in make check.  pseries
+# runs a guest in check-full only: its build does not fit make check's
+# hour.  loongarch virt runs nothing (Debian has no loongarch64 port to
+# take a guest from).  So make check compiles only their objects that
+# include our header (compile_nvdimm_callers), and make build-all and
+# check-full link their emulators too.
+OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
+OTHER_LINK_GOALS="qemu-system-ppc64 qemu-system-loongarch64"
+# The reference needs arm virt, for QEMU's own qtests and the virt guest;
+# check-full also its ppc64, for the pseries guest
+REF_OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
+REF_PPC64_GOALS="qemu-system-ppc64"
 # Debian's qemu-efi-aarch64 under the names of the base's pc-bios/, and
 # with them SLOF, pseries' firmware, from Debian's qemu-system-data
 declare -A EDK2_FILES=(
@@ -363,6 +366,11 @@ main() {
         configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
             "$REF_OTHER_GOALS"
         link_firmware "$build/ref/qemu" ;;
+    reference-ppc64)
+        stage "$build/ref/src" tests
+        configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
+            "$REF_PPC64_GOALS"
+        link_firmware "$build/ref/qemu" ;;
     san|asan|fuzz)
         # The option ROMs come from the gcc build: they are 16-bit code
         # that the clang flags are not meant for.  -O1, as ASan's
@@ -381,7 +389,7 @@ main() {
         link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
         echo "usage: $0 patched|others|others-all|reference|" \
-             "reference-others|san|stage" >&2
+             "reference-others|reference-ppc64|san|stage" >&2
         exit 2 ;;
     esac
 }
