@@ -73,10 +73,16 @@ stage="$out/stage"
 root="$out/root"
 LIBDIRS=("lib/$triplet" "usr/lib/$triplet" lib64 lib)
 
-# apt as if ARCH were the host's own: the package names of the foreign
-# architecture then need no ":arch" suffix, in queries and in answers.
-apt_cache() { apt-cache -o "APT::Architecture=$arch" "$@"; }
-apt_get() { apt-get -o "APT::Architecture=$arch" "$@"; }
+# apt as if ARCH were the host's only architecture: the package names
+# then need no ":arch" suffix, in queries and in answers, and apt reads
+# the package lists of that architecture only (this machine keeps no
+# package cache, and reading all three doubles each call's time).
+apt_cache() {
+    apt-cache -o "APT::Architecture=$arch" -o "APT::Architectures=$arch" "$@"
+}
+apt_get() {
+    apt-get -o "APT::Architecture=$arch" -o "APT::Architectures=$arch" "$@"
+}
 
 log() { printf '[guest] %s\n' "$*"; }
 die() { printf 'make-guest: %s\n' "$*" >&2; exit 1; }
