@@ -7,7 +7,7 @@ guest built for it (scripts/make-guest.sh ARCH), its consoles and its
 firmware; the suites stay the same on all of them.
 
     m = machines.get("virt,nvdimm=on")   # the part before the first comma
-    m.target, m.guest_dir, m.kernel_args(), m.qemu_args(binary)
+    m.target, m.guest_dir, m.kernel_args(), m.extra, m.device
 """
 
 import os

@@ -31,8 +31,8 @@ def qemu_under_test(qemu=None, target=None):
 
 def is_reference(binary):
     """True when BINARY is one of the reference build's emulators."""
-    return (os.path.dirname(os.path.abspath(binary)) ==
-            os.path.dirname(REFERENCE))
+    return (os.path.realpath(os.path.dirname(binary)) ==
+            os.path.realpath(os.path.dirname(REFERENCE)))
 
 
 def use_base_python():
