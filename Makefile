@@ -45,6 +45,16 @@ fuzz: base
 guest: setup
 	@$(SCRIPTS)/make-guest.sh
 
+# The arm virt and pseries guests: build/guest-arm64, build/guest-ppc64el
+.PHONY: guest-others clean-guest-others
+guest-others: setup
+	@$(SCRIPTS)/make-guest.sh arm64
+	@$(SCRIPTS)/make-guest.sh ppc64el
+
+clean: clean-guest-others
+clean-guest-others:
+	rm -rf build/guest-arm64 build/guest-ppc64el
+
 demo: qemu guest
 	@$(SCRIPTS)/demo.sh
 
@@ -73,6 +83,13 @@ check-base-qtests: build-all reference
 
 check-guest: qemu guest
 	@$(SCRIPTS)/check.sh guest
+
+# The arm virt and pseries guest suites, on ours and on the reference
+.PHONY: check-guest-others
+check-guest-others: build-all reference
+	@$(SCRIPTS)/build-qemu.sh reference-others
+	@$(SCRIPTS)/build-qemu.sh reference-ppc64
+	@$(SCRIPTS)/check.sh guests_virt guests_virt_reference guests_pseries
 
 # Our build against the reference, side by side: docs/benchmarks.md
 bench: qemu reference guest

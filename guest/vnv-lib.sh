@@ -2,16 +2,18 @@
 #
 # Helpers for guest scenarios (busybox sh), sourced as /vnv-lib.sh.
 #
-# Line protocol on the serial console (ttyS0), read by scripts/vnv/guest.py:
+# Line protocol on the console (ttyS0 on pc and q35, ttyAMA0 on arm virt,
+# hvc0 on pseries), read by scripts/vnv/guest.py:
 #   VNV-RESULT <case> PASS|FAIL <detail>   one test case
 #   VNV-READY <tag>                        a step the host may wait for
 #   VNV-INFO <text>                        progress for people
 #   VNV-GOT <tag>                          the host's GO <tag> arrived
 #   VNV-DONE                               the scenario is over
-# The host answers on the second serial port (ttyS1) with "GO <tag>"
-# lines; wait_host reads them.
+# The host answers on the second serial port with "GO <tag>" lines;
+# wait_host reads them.  The host names that port on the kernel command
+# line (vnv.ctl=ttyS1, ttyAMA1 or hvc1: scripts/vnv/machines.py).
 
-CTL=/dev/ttyS1
+CTL=/dev/${VNV_CTL:-ttyS1}
 
 result() {
     local name=$1 verdict=$2
@@ -96,6 +98,21 @@ wait_path() {
     [ -e "$1" ]
 }
 
+# The kernel's page size in bytes: ext4 DAX needs it as the block size
+# (4 KiB on x86_64 and arm64, 64 KiB on Debian's ppc64el kernel).
+page_size() {
+    echo $(($(sed -n 's/^KernelPageSize: *\([0-9]*\) kB$/\1/p' \
+        /proc/self/smaps | head -n 1) * 1024))
+}
+
+# ndctl's --map for fsdax and devdax namespaces: where their struct pages
+# go.  The default, in the namespace itself, fails on bookworm-backports'
+# arm64 kernel (6.12): memremap_pages() runs out of the room the
+# namespace reserves for them (ENOMEM, "failed to free all reserved
+# pages"), under stock QEMU as under ours.  In RAM it works.
+PFN_MAP=
+[ "$(uname -m)" != aarch64 ] || PFN_MAP=--map=mem
+
 # JSON field of ndctl/daxctl output without jq: first "KEY":VALUE.
 json_field() {
     sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1
@@ -107,7 +124,8 @@ json_field() {
 # unmounted again at the end.  Reports "VNV-INFO REGION-uuid=...".
 fsdax_file() {
     local region=$1 dir=$2 ns dev
-    if ! ns=$(ndctl create-namespace -m fsdax -r "$region" 2>&1); then
+    if ! ns=$(ndctl create-namespace -m fsdax $PFN_MAP -r "$region" 2>&1)
+    then
         result "$region/create-fsdax" FAIL "$(echo "$ns" | tr '\n' ' ')"
         return 1
     fi
@@ -116,7 +134,8 @@ fsdax_file() {
     dev=/dev/$(echo "$ns" | json_field blockdev)
     mkdir -p "$dir"
     # ext4 DAX needs the block size to be the page size
-    check "$region/mkfs" mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 "$dev"
+    check "$region/mkfs" mkfs.ext4 -q -F -b "$(page_size)" \
+        -E lazy_itable_init=1 "$dev"
     check "$region/mount-dax" mount -o dax "$dev" "$dir"
     check "$region/dax-active" grep -q " $dir ext4 .*dax" /proc/mounts
     echo "$VNV_TOKEN-$region" > "$dir/token.txt"

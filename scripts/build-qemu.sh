@@ -17,7 +17,10 @@
 #                            the base's own headers
 #   build-qemu.sh reference-others
 #                            the reference's arm virt, for QEMU's own
-#                            qtests, after "others"
+#                            qtests and the virt guest, after "others"
+#   build-qemu.sh reference-ppc64
+#                            the reference's ppc64, for the pseries guest,
+#                            after "others-all"
 #   build-qemu.sh san        build/src with clang, ASan, UBSan and
 #                            libFuzzer in build/qemu-san: the fuzz targets
 #                            (qemu-fuzz-x86_64), and qemu-system-x86_64 and
@@ -98,17 +101,24 @@ ALL_QTESTS="${QTESTS[*]} ${OURS_ONLY_QTESTS[*]}"
 # The emulator, the option ROMs and QEMU's own qtests of the target
 # (base-qtests-ARCH: see base_qtest_goals)
 X86_GOALS="qemu-system-x86_64 recurse-all base-qtests-x86_64"
-# arm virt runs QEMU's own qtests; spapr and loongarch virt run nothing, so
-# make check compiles only their objects that include our header
-# (compile_nvdimm_callers) and make build-all links their emulators too.
+# arm virt runs QEMU's own qtests and a guest in make check.  pseries
+# runs a guest in check-full only: its build does not fit make check's
+# hour.  loongarch virt runs nothing (Debian has no loongarch64 port to
+# take a guest from).  So make check compiles only their objects that
+# include our header (compile_nvdimm_callers), and make build-all and
+# check-full link their emulators too.
 OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
 OTHER_LINK_GOALS="qemu-system-ppc64 qemu-system-loongarch64"
-# The reference needs arm virt only, for QEMU's own qtests
+# The reference needs arm virt, for QEMU's own qtests and the virt guest;
+# check-full also its ppc64, for the pseries guest
 REF_OTHER_GOALS="qemu-system-aarch64 base-qtests-aarch64"
-# Debian's qemu-efi-aarch64, under the names of the base's pc-bios/
+REF_PPC64_GOALS="qemu-system-ppc64"
+# Debian's qemu-efi-aarch64 under the names of the base's pc-bios/, and
+# with them SLOF, pseries' firmware, from Debian's qemu-system-data
 declare -A EDK2_FILES=(
     [edk2-aarch64-code.fd]=/usr/share/AAVMF/AAVMF_CODE.fd
     [edk2-arm-vars.fd]=/usr/share/AAVMF/AAVMF_VARS.fd
+    [slof.bin]=/usr/share/qemu/slof.bin
 )
 
 # The device configuration of the sanitizer build, as configure takes it:
@@ -356,6 +366,11 @@ main() {
         configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
             "$REF_OTHER_GOALS"
         link_firmware "$build/ref/qemu" ;;
+    reference-ppc64)
+        stage "$build/ref/src" tests
+        configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
+            "$REF_PPC64_GOALS"
+        link_firmware "$build/ref/qemu" ;;
     san|asan|fuzz)
         # The option ROMs come from the gcc build: they are 16-bit code
         # that the clang flags are not meant for.  -O1, as ASan's
@@ -374,7 +389,7 @@ main() {
         link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
         echo "usage: $0 patched|others|others-all|reference|" \
-             "reference-others|san|stage" >&2
+             "reference-others|reference-ppc64|san|stage" >&2
         exit 2 ;;
     esac
 }

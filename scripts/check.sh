@@ -268,6 +268,70 @@ guest_suite() {
     fi
 }
 
+# The arm virt and pseries guests (tests/guest/README.md, "Machines"):
+# each job builds its guest (scripts/make-guest.sh arm64, ppc64el) and
+# runs the suites that go through what differs between machines
+# (firmware, ACPI or device tree, the guest's driver, the hotplug path)
+# on one build; migration runs between ours and the reference itself.
+# make check runs arm virt on ours (guests_virt; its NFIT identity and
+# its migrations take the reference in too).  check-full adds the same
+# suites on the reference (guests_virt_reference) and pseries on both
+# (guests_pseries): the ppc64 builds, ours and the reference's, and the
+# reference runs do not fit make check's hour (OTHER_MACHINE_FULL_JOBS).
+# Scratch folders of their own: the x86 jobs run the same suites.
+declare -A OTHER_MACHINE_ARCH=([virt]=arm64 [pseries]=ppc64el)
+declare -A OTHER_MACHINE_SUITES=(
+    [virt]="detect labels hotplug backend migration"
+    [pseries]="detect hotplug migration"
+)
+OTHER_MACHINE_FULL_JOBS=(
+    guests_virt_reference:build_ref_others
+    build_ref_ppc64:link_others
+    guests_pseries:build_ref_ppc64
+)
+
+# other_machine_guests MACHINE ours|reference
+other_machine_guests() {
+    local machine=$1 build=$2 arch=${OTHER_MACHINE_ARCH[$1]} s
+    step "build-guest-$arch" scripts/make-guest.sh "$arch" || return
+    for s in ${OTHER_MACHINE_SUITES[$machine]}; do
+        if [ "$build" = ours ]; then
+            other_machine_suite "$machine" "$s" guest/
+        elif [ "$s" != migration ]; then
+            other_machine_suite "$machine" "$s" guest-reference/ \
+                --reference
+        fi
+    done
+}
+
+# other_machine_suite MACHINE SUITE PREFIX [--reference]
+other_machine_suite() {
+    local machine=$1 suite=$2 prefix=$3 build=${4:-}
+    VNV_GUEST_MACHINES=$machine \
+        VNV_GUEST_TESTS_DIR="$top/build/guest-tests-$machine${build:+-ref}" \
+        run_suite "guest-$machine-$suite${build:+-reference}" "$prefix" \
+        "$GUEST_BACKSTOP" scripts/run-guest-tests.sh ${build:+"$build"} \
+        "$suite"
+}
+
+suite_guests_virt() {
+    other_machine_guests virt ours
+}
+
+suite_guests_virt_reference() {
+    other_machine_guests virt reference
+}
+
+suite_build_ref_ppc64() {
+    VNV_JOBS=1 step build-reference-ppc64 scripts/build-qemu.sh \
+        --no-stage reference-ppc64
+}
+
+suite_guests_pseries() {
+    other_machine_guests pseries ours
+    other_machine_guests pseries reference
+}
+
 # All the acceptance suites, all but crash, in one job (check.sh guest)
 suite_guest() {
     local f s
@@ -429,6 +493,7 @@ JOBS=(
     build_others
     build_ref_others:build_others
     base_qtests_aarch64:build_ref_others
+    guests_virt:build_ref_others
     asan_qtests:build_san
     asan_guests
     guest_crash
@@ -590,7 +655,8 @@ main() {
         full)
             VNV_BASE_QTESTS_ALL=1 VNV_CRASH_KILLS=${VNV_CRASH_KILLS:-100} \
                 VNV_GUEST_BOTH_MACHINES=1 \
-                run_jobs $(all_jobs) "${FULL_EXTRA[@]}" ;;
+                run_jobs $(all_jobs) "${FULL_EXTRA[@]}" \
+                "${OTHER_MACHINE_FULL_JOBS[@]}" ;;
         esac
     fi
     local npass nfail

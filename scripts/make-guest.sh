@@ -5,11 +5,19 @@
 # bookworm packages only.  Nothing is installed on the host: the packages
 # are fetched with "apt-get download" and unpacked with "dpkg-deb -x".
 #
+#   make-guest.sh [amd64|arm64|ppc64el]
+#
+# The argument is the guest's Debian architecture: amd64 (the default,
+# build/guest, for pc and q35), arm64 (build/guest-arm64, for arm virt)
+# or ppc64el (build/guest-ppc64el, for pseries).  The foreign ones need
+# the architecture in dpkg's list, as scripts/setup-host.sh adds it.
+#
 # The initramfs holds busybox, ndctl, daxctl, mke2fs/e2fsck, filefrag, the
 # shared libraries they need, the NVDIMM and ext4 kernel modules (with their
 # dependencies, in load order) and the guest side of the test rig:
-# guest/init, guest/scenarios/ and guest/tools/ (our own small programs,
-# built static with the host's compiler).
+# guest/init, guest/scenarios/ and, in the amd64 guest only, guest/tools/
+# (our own small programs, built static with the host's compiler; the
+# one scenario that runs them, machine-check, is x86 only).
 #
 # Idempotent: the unpacked packages are keyed on the package versions and
 # the initramfs on those plus this script and guest/, so a second run with
@@ -17,40 +25,96 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-out="$top/build/guest"
-debs="$out/debs"
-stage="$out/stage"
-root="$out/root"
+arch=${1:-amd64}
 
 # Userspace packages; their library dependencies are added automatically.
 TOOL_PKGS=(busybox-static ndctl daxctl e2fsprogs)
-# Kernel modules the tests need; their dependencies are added automatically.
-MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
-         crc32c_generic ext4 virtio_pci virtio_pmem)
 # Binaries copied into the initramfs, with their libraries.
 BINARIES=(usr/bin/ndctl usr/bin/daxctl sbin/mke2fs sbin/e2fsck
           usr/sbin/filefrag)
-LIBDIRS=(lib/x86_64-linux-gnu usr/lib/x86_64-linux-gnu lib64)
+
+# Per architecture: the output folder, the kernel flavour (the
+# linux-image-FLAVOUR package points to the current kernel), the suite
+# the kernel comes from and its version, the multiarch triplet of the
+# library folders and the kernel modules the tests need (their
+# dependencies are added automatically; a module the kernel has built
+# in is skipped).  The NVDIMM driver is nfit, where the firmware
+# describes NVDIMMs in ACPI (pc, q35, arm virt); on pseries the device
+# tree does, for papr_scm, which Debian's ppc64el kernels do not build.
+#
+# arm64 takes bookworm-backports' 6.12 kernel: bookworm's 6.1 arm64
+# kernel is built without CONFIG_ZONE_DEVICE, so it has no fsdax or
+# devdax namespaces and no DAX file systems (nor dax_pmem); the 6.12
+# one has them.  The tools stay bookworm's.
+kernel_suite=bookworm
+case "$arch" in
+amd64)
+    out="$top/build/guest" flavour=amd64 triplet=x86_64-linux-gnu
+    kernel_re='6\.1\.0-[0-9]+'
+    MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
+             crc32c_generic ext4 virtio_pci virtio_pmem) ;;
+arm64)
+    out="$top/build/guest-arm64" flavour=arm64 triplet=aarch64-linux-gnu
+    kernel_suite=bookworm-backports kernel_re='6\.12\.[0-9]+\+deb12'
+    MODULES=(nfit libnvdimm nd_pmem nd_btt dax_pmem device_dax
+             crc32c_generic ext4) ;;
+ppc64el)
+    out="$top/build/guest-ppc64el" flavour=powerpc64le
+    triplet=powerpc64le-linux-gnu kernel_re='6\.1\.0-[0-9]+'
+    # Debian's ppc64el kernels have no libnvdimm (no papr_scm, nd_pmem):
+    # the pseries scenarios read the device tree (spapr-dt.sh)
+    MODULES=() ;;
+*)
+    echo "usage: $0 [amd64|arm64|ppc64el]" >&2
+    exit 2 ;;
+esac
+debs="$out/debs"
+stage="$out/stage"
+root="$out/root"
+LIBDIRS=("lib/$triplet" "usr/lib/$triplet" lib64 lib)
+
+# apt as if ARCH were the host's only architecture: the package names
+# then need no ":arch" suffix, in queries and in answers, and apt reads
+# the package lists of that architecture only (this machine keeps no
+# package cache, and reading all three doubles each call's time).
+apt_cache() {
+    apt-cache -o "APT::Architecture=$arch" -o "APT::Architectures=$arch" "$@"
+}
+apt_get() {
+    apt-get -o "APT::Architecture=$arch" -o "APT::Architectures=$arch" "$@"
+}
 
 log() { printf '[guest] %s\n' "$*"; }
 die() { printf 'make-guest: %s\n' "$*" >&2; exit 1; }
 
-# The bookworm 6.1 kernel package that linux-image-amd64 points to now.
+# The kernel package that linux-image-FLAVOUR of $kernel_suite points to
+# now (bookworm: the newest of bookworm and bookworm-security).
 kernel_package() {
     local ver pkg
-    ver=$(apt-cache policy linux-image-amd64 |
-          awk '/Candidate:/ && !n++ { print $2 }')
-    pkg=$(apt-cache depends "linux-image-amd64=$ver" |
+    ver=$(apt_cache madison "linux-image-$flavour" |
+          awk -F' *[|] *' -v want="$kernel_suite" '
+              $3 ~ / Packages$/ {
+                  split($3, word, " "); suite = word[2]
+                  sub("/.*", "", suite)
+                  if (suite == want ||
+                      want == "bookworm" && suite == "bookworm-security") {
+                      print $2; exit
+                  }
+              }')
+    [ -n "$ver" ] ||
+        die "no linux-image-$flavour of $kernel_suite in apt's lists" \
+            "(for $arch, run scripts/setup-host.sh)"
+    pkg=$(apt_cache depends "linux-image-$flavour=$ver" |
           awk '/Depends: linux-image-/ && !n++ { print $2 }')
-    [[ "$pkg" =~ ^linux-image-6\.1\.0-[0-9]+-amd64$ ]] ||
-        die "unexpected kernel package '$pkg' (want bookworm's 6.1)"
+    [[ "$pkg" =~ ^linux-image-$kernel_re-$flavour$ ]] ||
+        die "unexpected kernel package '$pkg' (want $kernel_suite's)"
     echo "$pkg"
 }
 
 # The library packages the tools depend on, recursively (perl excluded:
 # no tool in the guest needs it).
 library_packages() {
-    apt-cache depends --recurse --no-recommends --no-suggests \
+    apt_cache depends --recurse --no-recommends --no-suggests \
         --no-conflicts --no-breaks --no-replaces --no-enhances \
         "${TOOL_PKGS[@]}" |
         grep -E '^lib[a-z0-9.+-]+$' | grep -Ev 'perl' | sort -u
@@ -60,7 +124,7 @@ library_packages() {
 package_files() {
     local tmp
     tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download --print-uris "$@") |
+    (cd "$tmp" && apt_get download --print-uris "$@") |
         awk '{ print $2 }' | sort
     rmdir "$tmp"
 }
@@ -75,7 +139,7 @@ fetch_packages() {
     if [ ${#missing[@]} -gt 0 ]; then
         log "downloading ${#missing[@]} packages"
         # As root, apt warns that it cannot drop privileges: not news.
-        (cd "$debs" && apt-get download -q "${missing[@]}" 2>&1) |
+        (cd "$debs" && apt_get download -q "${missing[@]}" 2>&1) |
             { grep -v '^W: Download is performed unsandboxed' || true; }
     fi
     for f in "${files[@]}"; do
@@ -106,21 +170,40 @@ unpack_packages() {
     echo "$key" > "$stage/.stamp"
 }
 
-# Field FIELD of a kernel module's .modinfo section.
+# Field FIELD of a kernel module's .modinfo section.  readelf, unlike
+# the host's objcopy and objdump, reads the ELF of every architecture.
 modinfo_field() {
     local ko=$1 field=$2
-    objcopy -O binary --only-section=.modinfo "$ko" /dev/stdout |
-        tr '\0' '\n' | sed -n "s/^$field=//p"
+    readelf -p .modinfo "$ko" |
+        sed -n "s/^ *\[ *[0-9a-f]*\]  *$field=//p"
 }
 
-# Module name (underscores) -> path, for every module of the kernel.
-declare -A MODPATH=()
+# Module name (underscores) -> path, for every module of the kernel;
+# BUILTIN: the modules the kernel has built in (modules.builtin).
+# Debian's 6.1 kernels ship FOO.ko, the 6.12 ones FOO.ko.xz: those are
+# unpacked as they are needed (module_file).
+declare -A MODPATH=() BUILTIN=()
 index_modules() {
     local kdir=$1 ko name
     while IFS= read -r ko; do
-        name=$(basename "$ko" .ko)
+        name=$(basename "${ko%.xz}" .ko)
         MODPATH[${name//-/_}]=$ko
-    done < <(find "$kdir/kernel" -name '*.ko')
+    done < <(find "$kdir/kernel" -name '*.ko' -o -name '*.ko.xz')
+    while IFS= read -r ko; do
+        name=$(basename "$ko" .ko)
+        BUILTIN[${name//-/_}]=1
+    done < "$kdir/modules.builtin"
+}
+
+# The uncompressed .ko of module NAME (unpacked next to the .ko.xz)
+module_file() {
+    local ko=${MODPATH[$1]}
+    case "$ko" in
+    *.xz)
+        [ -f "${ko%.xz}" ] || xz -dkc "$ko" > "${ko%.xz}"
+        echo "${ko%.xz}" ;;
+    *) echo "$ko" ;;
+    esac
 }
 
 # Print NAME's dependencies, then NAME, each once (load order).
@@ -129,8 +212,10 @@ module_closure() {
     local name=${1//-/_} dep
     [ -z "${MODSEEN[$name]:-}" ] || return 0
     MODSEEN[$name]=1
+    [ -z "${BUILTIN[$name]:-}" ] || return 0
     [ -n "${MODPATH[$name]:-}" ] || die "kernel module $name not found"
-    for dep in $(modinfo_field "${MODPATH[$name]}" depends | tr ',' ' '); do
+    for dep in $(modinfo_field "$(module_file "$name")" depends |
+                 tr ',' ' '); do
         module_closure "$dep"
     done
     echo "$name"
@@ -149,7 +234,13 @@ find_library() {
 }
 
 needed_libraries() {
-    objdump -p "$1" | awk '$1 == "NEEDED" { print $2 }'
+    readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'
+}
+
+# The dynamic loader a binary names (/lib64/ld-linux-x86-64.so.2, ...)
+program_interpreter() {
+    readelf -l "$1" |
+        sed -n 's/.*Requesting program interpreter: \(.*\)\]$/\1/p'
 }
 
 # Copy a binary's libraries (recursively) into the initramfs.
@@ -160,21 +251,23 @@ copy_libraries() {
         [ -z "${LIBSEEN[$soname]:-}" ] || continue
         LIBSEEN[$soname]=1
         path=$(find_library "$soname")
-        cp -L "$path" "$root/lib/x86_64-linux-gnu/$soname"
+        cp -L "$path" "$root/lib/$triplet/$soname"
         copy_libraries "$path"
     done
 }
 
 install_userspace() {
-    local bin
+    local bin interp
     cp "$stage/bin/busybox" "$root/bin/busybox"
     for bin in "${BINARIES[@]}"; do
         [ -f "$stage/$bin" ] || die "$bin missing from the packages"
         cp "$stage/$bin" "$root/$bin"
         copy_libraries "$stage/$bin"
     done
-    cp -L "$(find_library ld-linux-x86-64.so.2)" \
-        "$root/lib64/ld-linux-x86-64.so.2"
+    interp=$(program_interpreter "$stage/usr/bin/ndctl")
+    [ -n "$interp" ] || die "usr/bin/ndctl names no program interpreter"
+    mkdir -p "$(dirname "$root$interp")"
+    cp -L "$(find_library "$(basename "$interp")")" "$root$interp"
     ln -s mke2fs "$root/sbin/mkfs.ext4"
     ln -s e2fsck "$root/sbin/fsck.ext4"
     cp "$stage/etc/mke2fs.conf" "$root/etc/"
@@ -190,7 +283,7 @@ install_modules() {
         module_closure "$m"
     done > "$root/etc/vnv-modules"
     while IFS= read -r m; do
-        cp "${MODPATH[$m]}" "$root/lib/modules/$kver/$m.ko"
+        cp "$(module_file "$m")" "$root/lib/modules/$kver/$m.ko"
     done < "$root/etc/vnv-modules"
     log "modules: $(tr '\n' ' ' < "$root/etc/vnv-modules")"
 }
@@ -205,6 +298,7 @@ install_rig() {
 
 install_tools() {
     local src
+    [ "$arch" = amd64 ] || return 0
     for src in "$top"/guest/tools/*.c; do
         gcc -static -O2 -Wall -Werror -o \
             "$root/usr/bin/$(basename "$src" .c)" "$src"
@@ -215,7 +309,7 @@ assemble_initramfs() {
     local kver=$1
     rm -rf "$root"
     mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt,lib64}
-    mkdir -p "$root"/usr/{bin,sbin} "$root/lib/x86_64-linux-gnu"
+    mkdir -p "$root"/usr/{bin,sbin} "$root/lib/$triplet"
     install_userspace
     install_modules "$kver"
     install_rig
@@ -223,12 +317,26 @@ assemble_initramfs() {
     (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
         cpio -o -H newc -R 0:0 --quiet) > "$out/initrd.img.new"
     mv "$out/initrd.img.new" "$out/initrd.img"
-    cp "$stage/boot/vmlinuz-$kver" "$out/vmlinuz"
+    install_kernel "$kver"
+}
+
+# The kernel as "vmlinuz" in every guest folder: the compressed image on
+# amd64 and arm64 (QEMU's arm loader decompresses it for the firmware),
+# the ELF vmlinux that Debian installs on ppc64el (SLOF loads it).
+install_kernel() {
+    local f
+    for f in "$stage/boot/vmlinuz-$1" "$stage/boot/vmlinux-$1"; do
+        if [ -f "$f" ]; then
+            cp "$f" "$out/vmlinuz"
+            return 0
+        fi
+    done
+    die "no kernel image for $1 in the package"
 }
 
 # Everything the initramfs is made of, as one hash.
 rig_hash() {
-    (cat "$0" "$top/guest/init" "$top/guest/vnv-lib.sh" \
+    (echo "$arch"; cat "$0" "$top/guest/init" "$top/guest/vnv-lib.sh" \
         "$top"/guest/scenarios/*.sh "$top"/guest/tools/*.c) |
         sha256sum | cut -c1-16
 }

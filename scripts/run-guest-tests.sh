@@ -7,7 +7,9 @@
 #
 #   run-guest-tests.sh [--qemu BIN] [--reference] [--verbose] [SUITE...]
 #
-# SUITE is a test file's name without test_ and .py (e.g. labels).
+# SUITE is a test file's name without test_ and .py (e.g. labels).  BIN
+# names a build: on arm virt or pseries (VNV_GUEST_MACHINES) its
+# qemu-system-aarch64 or qemu-system-ppc64 runs.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,7 +19,7 @@ SUITE_TIMEOUT=900
 CRASH_SUITE_TIMEOUT=$((300 + 60 * ${VNV_CRASH_KILLS:-12}))
 
 usage() {
-    sed -n '4,10s/^# \{0,1\}//p' "$0"
+    sed -n '4,12s/^# \{0,1\}//p' "$0"
     exit 2
 }
 
@@ -44,6 +46,19 @@ run_suite() {
     fi
 }
 
+# The guests of the machines under test (VNV_GUEST_MACHINES), one per
+# Debian architecture (scripts/vnv/machines.py has which).
+build_guests() {
+    local arch
+    for arch in $(cd "$top/scripts" && python3 -c '
+import sys
+from vnv import machines
+print(" ".join(sorted({machines.get(m).arch for m in sys.argv[1:]})))
+' ${VNV_GUEST_MACHINES:-pc q35}); do
+        "$top/scripts/make-guest.sh" "$arch" >&2
+    done
+}
+
 main() {
     local args=() suites=() s
     while [ $# -gt 0 ]; do
@@ -58,7 +73,7 @@ main() {
         esac
         shift
     done
-    "$top/scripts/make-guest.sh" >&2
+    build_guests
     if [ ${#suites[@]} -eq 0 ]; then
         for s in "$top"/tests/guest/test_*.py; do
             s=$(basename "$s" .py)

@@ -14,6 +14,7 @@ BUILD_PKGS=(
     ninja-build libglib2.0-dev libfdt-dev libpixman-1-dev zlib1g-dev
     libpmem-dev libslirp-dev acpica-tools ipxe-qemu
     qemu-efi-aarch64  # edk2 for arm virt (QEMU's own bios-tables-test)
+    qemu-system-data  # SLOF, the firmware of the pseries guest
     bison flex xz-utils git rsync valgrind
     clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
 )
@@ -23,7 +24,50 @@ RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
 # whose tables differ in where the NVDIMM page lands)
 BACKPORT_PKGS=(meson seabios)
 
+# The foreign architectures of the guest rig (scripts/make-guest.sh
+# arm64 and ppc64el).  Their packages are downloaded and unpacked, never
+# installed; apt lists them only for architectures that dpkg knows.
+# Adding one makes every apt-get update fetch that architecture's package
+# lists too; nothing else changes on the host.
+GUEST_ARCHES=(arm64 ppc64el)
+
 log() { printf '[setup] %s\n' "$*"; }
+
+# The guest architectures dpkg does not know yet, added now.
+add_guest_arches() {
+    local a known
+    known=$(dpkg --print-foreign-architectures)
+    for a in "${GUEST_ARCHES[@]}"; do
+        if ! grep -qx "$a" <<< "$known"; then
+            dpkg --add-architecture "$a"
+            echo "$a"
+        fi
+    done
+}
+
+# True when apt has no package list of a guest architecture yet (an
+# architecture added, but apt-get update not run since).
+guest_lists_missing() {
+    local a L
+    eval "$(apt-config shell L Dir::State::lists/d)"
+    for a in "${GUEST_ARCHES[@]}"; do
+        compgen -G "$L*_main_binary-${a}_Packages*" > /dev/null || return 0
+    done
+    return 1
+}
+
+# True when apt-get update must run for the guest architectures: one
+# was added now (apt-get update then runs even if no package is missing),
+# or its lists are missing.
+guest_arches_need_update() {
+    local added
+    added=$(add_guest_arches)
+    if [ -n "$added" ]; then
+        log "dpkg architectures added: $(echo $added)"
+        return 0
+    fi
+    guest_lists_missing
+}
 
 # The first "deb" URI of the machine's Debian entry, in either format.
 debian_uri() {
@@ -92,6 +136,9 @@ main() {
     local todo
     todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}")
     if [ -n "$todo" ] || backports_missing; then
+        need_update=1
+    fi
+    if guest_arches_need_update; then
         need_update=1
     fi
     if [ "$need_update" = 0 ]; then

@@ -22,9 +22,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qemu", default=None, help="QEMU binary")
     ap.add_argument("--reference", action="store_true",
-                    help="use build/reference/qemu-system-x86_64")
+                    help="use the reference build (build/reference/)")
     ap.add_argument("--scenario", default="smoke")
-    ap.add_argument("--machine", default="pc")
+    ap.add_argument("--machine", default="pc",
+                    help="pc, q35, virt or pseries (vnv/machines.py)")
     ap.add_argument("--param", action="append", default=[],
                     metavar="KEY=VALUE", help="vnv.KEY=VALUE for the guest")
     ap.add_argument("--timeout", type=int, default=BOOT_TIMEOUT)

@@ -18,7 +18,7 @@ check check-labels ndctl check-labels all
 # a token at its start) is checked by labels-sector.sh after a restart.
 check enable-region ndctl enable-region all
 check destroy-fsdax ndctl destroy-namespace -f all
-check create-devdax ndctl create-namespace -m devdax -r region0
+check create-devdax ndctl create-namespace -m devdax $PFN_MAP -r region0
 check dax0.0 test -c /dev/dax0.0
 expect daxctl-mode "$(daxctl list | json_field mode)" devdax
 check destroy-devdax ndctl destroy-namespace -f all

@@ -22,7 +22,8 @@ uuid=$(echo "$ns" | json_field uuid)
 dev=/dev/$(echo "$ns" | json_field blockdev)
 check before/create-fsdax test -n "$uuid"
 info "region1-uuid=$uuid"
-check before/mkfs mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 "$dev"
+check before/mkfs mkfs.ext4 -q -F -b "$(page_size)" \
+    -E lazy_itable_init=1 "$dev"
 check before/mount-dax mount -o dax "$dev" /mnt
 echo "$VNV_TOKEN" > /mnt/before.txt
 # what regions-verify.sh checks after a restart

@@ -10,10 +10,12 @@
 check before/disable-region ndctl disable-region all
 check before/init-labels ndctl init-labels all
 check before/enable-region ndctl enable-region all
-check before/create-fsdax ndctl create-namespace -m fsdax -r region0
+check before/create-fsdax ndctl create-namespace -m fsdax $PFN_MAP \
+    -r region0
 # ext4 DAX needs the block size to be the page size (mkfs picks 1 KiB
 # blocks for a file system under 512 MiB)
-check before/mkfs mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 /dev/pmem0
+check before/mkfs mkfs.ext4 -q -F -b "$(page_size)" \
+    -E lazy_itable_init=1 /dev/pmem0
 check before/mount-dax mount -o dax /dev/pmem0 /mnt
 echo "$VNV_TOKEN" > /mnt/before.txt
 sync
@@ -31,4 +33,5 @@ check after/read-labels ndctl read-labels -j nmem0
 # New labels through the destination's mailbox, driven by the AML the
 # guest loaded from the source (the other implementation, across builds).
 check after/destroy ndctl destroy-namespace -f all
-check after/create-namespace ndctl create-namespace -m fsdax -r region0 -s 256M
+check after/create-namespace ndctl create-namespace -m fsdax $PFN_MAP \
+    -r region0 -s 256M

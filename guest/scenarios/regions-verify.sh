@@ -58,5 +58,5 @@ last=$(echo "$found" | tr ' ' '\n' | tail -n 1)
 [ -n "$last" ] || exit 0
 check "${last%%=*}/destroy-fsdax" ndctl destroy-namespace -f -r \
     "${last#*=}" all
-check "${last%%=*}/create-devdax" ndctl create-namespace -m devdax \
+check "${last%%=*}/create-devdax" ndctl create-namespace -m devdax $PFN_MAP \
     -r "${last#*=}"

@@ -7,8 +7,8 @@
 # VNV_TOKEN: the content of /token.txt
 . /vnv-lib.sh
 
-check fsdax ndctl create-namespace -f -e namespace0.0 -m fsdax
-check mkfs mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=1 /dev/pmem0
+check fsdax ndctl create-namespace -f -e namespace0.0 -m fsdax $PFN_MAP
+check mkfs mkfs.ext4 -q -F -b "$(page_size)" -E lazy_itable_init=1 /dev/pmem0
 check mount-dax mount -o dax /dev/pmem0 /mnt
 echo "$VNV_TOKEN" > /mnt/token.txt
 check umount umount /mnt

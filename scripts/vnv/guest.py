@@ -42,10 +42,11 @@ import tempfile
 import threading
 import time
 
-from vnv import firmware, paths, process, qmp
+from vnv import firmware, machines, paths, process, qmp
 
 RESULT_RE = re.compile(r"VNV-RESULT (\S+) (PASS|FAIL) ?(.*)")
-KERNEL_ARGS = "console=ttyS0 quiet loglevel=3 panic=-1"
+# Each machine adds its console and control port (vnv.machines)
+KERNEL_ARGS = "quiet loglevel=3 panic=-1"
 BOOT_TIMEOUT = 120
 QMP_TIMEOUT = 30
 
@@ -65,20 +66,24 @@ class QMPError(GuestError):
 
 
 def nvdimm_args(ident, path, size, label_size="128K", share=True,
-                backend_props=None, device_props=None):
+                backend_props=None, device_props=None, machine="pc"):
     """-object/-device arguments of one file-backed NVDIMM.
 
-    The backend is "mem-<ident>"; extra properties are dicts.
+    The backend is "mem-<ident>"; extra properties are dicts.  The
+    device is MACHINE's NVDIMM (spapr-nvdimm on pseries, with the uuid
+    it needs: vnv.machines).
     """
     backend = {"id": "mem-" + ident, "mem-path": path, "size": size,
                "share": "on" if share else "off"}
     backend.update(backend_props or {})
+    kind = machines.get(machine)
     device = {"id": ident, "memdev": "mem-" + ident}
     if label_size:
         device["label-size"] = label_size
+    device.update(kind.device_props(path))
     device.update(device_props or {})
     return ["-object", _props("memory-backend-file", backend),
-            "-device", _props("nvdimm", device)]
+            "-device", _props(kind.device, device)]
 
 
 def _props(kind, props):
@@ -149,10 +154,13 @@ class Console:
 class Guest:
     """One QEMU running the test guest.
 
-    qemu:      the binary (default build/qemu/qemu-system-x86_64)
+    qemu:      the binary (default build/qemu/qemu-system-x86_64); it
+               names the build, whose binary of the machine's target
+               runs (vnv.paths.qemu_under_test)
     scenario:  guest/scenarios/<scenario>.sh, run by the guest's init
     params:    dict of vnv.KEY=VALUE kernel arguments (VNV_KEY in the guest)
-    machine:   "pc" or "q35" (nvdimm=on is added) or a full -machine value
+    machine:   "pc", "q35", "virt" or "pseries" (nvdimm=on is added) or a
+               full -machine value; vnv.machines has what each needs
     memory:    the -m value (slots and maxmem leave room for NVDIMMs)
     qemu_args: extra QEMU arguments (NVDIMM configuration: nvdimm_args)
     incoming:  a migration URI: start with -incoming and no kernel
@@ -164,14 +172,16 @@ class Guest:
                  machine="pc", memory="512M,slots=4,maxmem=8G",
                  qemu_args=(), incoming=None, name="guest", echo=None,
                  logdir=None, initrd=None):
-        self.qemu = paths.qemu_under_test(qemu)
+        self.kind = machines.get(machine)
+        self.qemu = paths.qemu_under_test(qemu, self.kind.target)
         self.scenario = scenario
         self.params = dict(params or {})
         self.machine = machine if "," in machine else machine + ",nvdimm=on"
         self.memory = memory
         self.qemu_args = list(qemu_args)
         self.incoming = incoming
-        self.initrd = initrd or os.path.join(paths.GUEST_DIR, "initrd.img")
+        self.initrd = initrd or os.path.join(self.kind.guest_dir,
+                                             "initrd.img")
         self.name = name
         self.echo = echo
         self.logdir = logdir or os.path.join(paths.TOP, "build",
@@ -189,7 +199,8 @@ class Guest:
     # -- life cycle -------------------------------------------------------
 
     def command_line(self):
-        append = " ".join([KERNEL_ARGS, "vnv.scenario=" + self.scenario] +
+        append = " ".join([self.kind.kernel_args(), KERNEL_ARGS,
+                           "vnv.scenario=" + self.scenario] +
                           ["vnv.%s=%s" % kv for kv in self.params.items()])
         args = [self.qemu, "-accel", "tcg", "-machine", self.machine,
                 "-m", self.memory, "-smp", "1", "-nodefaults",
@@ -200,10 +211,10 @@ class Guest:
                 % self.ctl_path,
                 "-serial", "chardev:ctl",
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
-                "-kernel", os.path.join(paths.GUEST_DIR, "vmlinuz"),
+                "-kernel", os.path.join(self.kind.guest_dir, "vmlinuz"),
                 "-initrd", self.initrd,
                 "-append", append]
-        args += firmware.firmware_args(self.qemu)
+        args += self.kind.extra + firmware.firmware_args(self.qemu)
         if self.incoming:
             args += ["-incoming", self.incoming]
         return args + self.qemu_args

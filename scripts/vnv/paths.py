@@ -14,9 +14,25 @@ GUEST_DIR = os.path.join(TOP, "build", "guest")
 BASE_PYTHON = os.path.join(TOP, "build", "pristine", "python")
 
 
-def qemu_under_test(qemu=None):
-    """QEMU if given, else $VNV_QEMU, else our build."""
-    return qemu or os.environ.get("VNV_QEMU") or OURS
+def qemu_under_test(qemu=None, target=None):
+    """QEMU if given, else $VNV_QEMU, else our build; of TARGET if given.
+
+    A binary names its build: for another target than its own, the
+    same build folder's qemu-system-TARGET is taken, so that --qemu
+    build/reference/qemu-system-x86_64 on arm virt runs the reference's
+    qemu-system-aarch64.
+    """
+    binary = qemu or os.environ.get("VNV_QEMU") or OURS
+    prefix = "qemu-system-"
+    if target is None or not os.path.basename(binary).startswith(prefix):
+        return binary
+    return os.path.join(os.path.dirname(binary), prefix + target)
+
+
+def is_reference(binary):
+    """True when BINARY is one of the reference build's emulators."""
+    return (os.path.realpath(os.path.dirname(binary)) ==
+            os.path.realpath(os.path.dirname(REFERENCE)))
 
 
 def use_base_python():

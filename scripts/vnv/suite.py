@@ -172,6 +172,18 @@ class Suite:
         self.collect(prefix, g)
         return g
 
+    def drive(self, prefix, g, steps):
+        """Start G, run STEPS(G), the host's half (QMP, GO lines), and
+        report the guest's cases under PREFIX; a GuestError on the way
+        fails PREFIX/run."""
+        try:
+            g.start()
+            steps(g)
+        except GuestError as e:
+            self.report(prefix + "/run", False, str(e))
+            g.kill()
+        self.collect(prefix, g)
+
     def collect(self, prefix, g):
         """Report the cases a guest printed; a guest with none fails."""
         results = g.results()

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Labels and persistence across a QEMU restart, on pc and q35.
+"""Labels and persistence across a QEMU restart, on pc and q35, arm virt
+and pseries (where papr_scm reads and writes them through the PAPR
+hcalls, H_SCM_READ_METADATA and H_SCM_WRITE_METADATA).
 
 Boot 1 (blank file): init-labels, an fsdax namespace, ext4 -o dax, a file.
 Host: the label area, the last label-size bytes of the file, starts with
@@ -17,17 +19,18 @@ import uuid
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "scripts"))
 
+from vnv import machines  # noqa: E402
 from vnv.backend_files import (INDEX_SIGNATURE,  # noqa: E402
                                label_area_signature, sparse_file)
 from vnv.guest import nvdimm_args  # noqa: E402
 from vnv.suite import GiB, info, LABEL_SIZE, Suite  # noqa: E402
 
 
-
 def labels_on(suite, machine):
-    backend = sparse_file(suite.path("labels-%s.img" % machine), GiB)
+    size = machines.get(machine).backend_size(GiB, LABEL_SIZE)
+    backend = sparse_file(suite.path("labels-%s.img" % machine), size)
     token = uuid.uuid4().hex
-    dimm = nvdimm_args("nv0", backend, "1G")
+    dimm = nvdimm_args("nv0", backend, size, machine=machine)
 
     g = suite.boot(machine + "/labels", "labels-create", machine=machine,
                    params={"token": token}, qemu_args=dimm)
