@@ -353,7 +353,8 @@ def domain_xml(spec):
     ET.SubElement(os_, "cmdline").text = spec.cmdline
     ET.SubElement(ET.SubElement(domain, "features"), "acpi")
     numa = ET.SubElement(ET.SubElement(domain, "cpu"), "numa")
-    _size(ET.SubElement(numa, "cell", id="0", cpus="0"), spec.memory)
+    ET.SubElement(numa, "cell", id="0", cpus="0", unit="KiB",
+                  memory=str(spec.memory // KiB))
     for event in ("on_poweroff", "on_reboot", "on_crash"):
         ET.SubElement(domain, event).text = "destroy"
     _devices(spec, domain)
