@@ -100,7 +100,7 @@ def boot(run, prefix, dom, host_steps=None):
         if host_steps:
             host_steps(dom)
         dom.wait_done(BOOT_TIMEOUT)
-    except GuestError as e:
+    except (GuestError, VirshError) as e:
         dom.kill()
         run.check(prefix + "/boot", False, str(e))
         run.suite.print_console(prefix, dom)
