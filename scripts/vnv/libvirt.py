@@ -61,6 +61,10 @@ DAEMON_START_TIMEOUT = 30
 VIRSH_TIMEOUT = 120
 # libvirtd stops its QEMUs and exits on SIGTERM within this time
 DAEMON_STOP_TIMEOUT = 20
+# The serial file reaches the console through tail, which looks at it
+# every TAIL_INTERVAL s: lines are at most this late
+TAIL_INTERVAL = 0.2
+CONSOLE_LAG = 1.0
 
 LIBVIRTD_CONF = """\
 # Written by vnv.libvirt: a session libvirtd of the libvirt suite
@@ -386,6 +390,7 @@ class Domain(Guest):
             nvdimms=list(nvdimms), qemu_args=list(qemu_args))
         self.ctl_path = self.spec.control
         self._tail = None
+        self._stopped_at = None
 
     def kernel_cmdline(self):
         return " ".join([KERNEL_ARGS, "vnv.scenario=" + self.scenario] +
@@ -422,7 +427,8 @@ class Domain(Guest):
                 os.unlink(stale)
         open(self.spec.serial, "w").close()
         self._tail = subprocess.Popen(
-            ["tail", "-F", "-s", "0.2", "-n", "+1", self.spec.serial],
+            ["tail", "-F", "-s", str(TAIL_INTERVAL), "-n", "+1",
+             self.spec.serial],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=process.die_with_parent)
         self.console = Console(self._tail.stdout,
@@ -436,9 +442,20 @@ class Domain(Guest):
         done = self.daemon.run_virsh("domstate", self.name)
         return done.stdout.strip() if done.returncode == 0 else None
 
-    def alive(self):
+    def running(self):
         return self.started_at is not None and \
             self.state() in ("running", "paused", "in shutdown")
+
+    def alive(self):
+        """Running, or stopped less than CONSOLE_LAG ago: the console
+        reaches us through tail, so the last lines a guest prints before
+        it powers off may still be on their way when QEMU is gone."""
+        if self.running():
+            self._stopped_at = None
+            return True
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+        return time.monotonic() - self._stopped_at < CONSOLE_LAG
 
     def _stop_tail(self):
         if self._tail is not None:
@@ -447,13 +464,15 @@ class Domain(Guest):
 
     def kill(self):
         """virsh destroy, if it still runs, and release everything."""
-        if self.alive():
+        if self.running():
             self.daemon.run_virsh("destroy", self.name)
         if self._ctl is not None:
             self._ctl.close()
             self._ctl = None
-        # the console may still have lines on their way from the file
-        time.sleep(0.3)
+        # the console may still have lines on their way from the file,
+        # unless alive() has waited for them already
+        if self._tail is not None and self._stopped_at is None:
+            time.sleep(CONSOLE_LAG)
         self._stop_tail()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
@@ -478,7 +497,7 @@ class Domain(Guest):
             return "".join(f.readlines()[-15:]).strip()
 
     def qmp(self, cmd, **args):
-        if not self.alive():
+        if not self.running():
             raise GuestError("%s: the domain is not running" % self.name)
         return self.daemon.monitor(self.name, cmd, args)
 
