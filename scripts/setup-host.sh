@@ -23,7 +23,7 @@ BUILD_PKGS=(
 )
 RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
 # The libvirt suite: Debian's libvirt 9.0, its daemon run by the suite
-LIBVIRT_PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
+LIBVIRT_PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients tini)
 # The full build (build-qemu.sh full): the -dev packages of the features
 # Debian's qemu-system-x86 enables that bookworm has; virt-install for
 # the libvirt suite's virt-install case (make check-full)

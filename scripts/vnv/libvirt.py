@@ -25,11 +25,17 @@ runs in a user namespace that maps the unprivileged user "nobody" to
 root (unshare --map-user): its euid is then not 0, it is a session
 daemon and takes its paths from $HOME and $XDG_*, yet on the host its
 files belong to root as the rest of build/.  libvirtd needs a passwd
-entry for its uid, hence "nobody", which every Debian system has.  It
-is also the init of a PID namespace of its own (with /proc mounted for
-it): when it exits, however it exits, the kernel kills every QEMU it
-started; unshare dies with the suite (PR_SET_PDEATHSIG) and takes
-libvirtd with it (--kill-child).
+entry for its uid, hence "nobody", which every Debian system has.
+
+The namespaces are also a PID namespace (with /proc mounted for it)
+whose init is tini, with libvirtd as its child: when libvirtd exits,
+however it exits, tini exits and the kernel kills every QEMU of the
+namespace; unshare dies with the suite (PR_SET_PDEATHSIG) and takes
+the namespace with it (--kill-child).  Why tini and not libvirtd as PID
+1: libvirt daemonizes QEMU, so a QEMU that exits is a child of PID 1;
+libvirtd never reaps such children, keeps them zombies and waits in
+vain for them to go ("Failed to terminate process N with SIGKILL:
+Device or resource busy").  tini reaps them and passes SIGTERM on.
 
 Why virsh and not the libvirt Python binding: Debian's python3-libvirt
 is built for /usr/bin/python3, not for the interpreter that runs the
@@ -137,7 +143,7 @@ class Daemon:
         env = ["%s=%s" % kv for kv in sorted(self.env.items())]
         return (["unshare", "--user", "--map-user=nobody",
                  "--map-group=nogroup", "--pid", "--fork", "--kill-child",
-                 "--mount", "--mount-proc", "--",
+                 "--mount", "--mount-proc", "--", "tini", "--",
                  "env", "-i", "PATH=" + self.path] + env +
                 ["libvirtd", "--config", conf])
 
@@ -167,8 +173,8 @@ class Daemon:
                     text += "".join(f.readlines()[-lines:])
         return text.strip()
 
-    def _libvirtd_pid(self):
-        """libvirtd's pid on the host: unshare's only child."""
+    def _init_pid(self):
+        """The namespace's init (tini) on the host: unshare's child."""
         path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
         try:
             with open(path) as f:
@@ -178,12 +184,12 @@ class Daemon:
         return int(children[0]) if children else None
 
     def stop(self):
-        """SIGTERM libvirtd, SIGKILL it if it lingers; its QEMUs die with
-        it (it is their PID namespace's init)."""
+        """SIGTERM libvirtd (through tini), SIGKILL all if it lingers;
+        its QEMUs die with the PID namespace."""
         if self.proc is None or self.proc.poll() is not None:
             return
         # unshare ignores SIGTERM while it waits for its child
-        pid = self._libvirtd_pid()
+        pid = self._init_pid()
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
         try:
@@ -276,6 +282,13 @@ class Nvdimm:
             ET.SubElement(target, "readonly")
         ET.SubElement(mem, "alias", name=self.alias)
         return mem
+
+    def region_size(self):
+        """The size of the guest's region, which query-memory-devices
+        reports too: the backend less the label area, rounded down to
+        the backend's alignment (the page size by default)."""
+        align = self.align or 4 * KiB
+        return (self.size - self.label_size) // align * align
 
     def xml(self):
         """The device alone, as virsh attach-device takes it."""

@@ -138,8 +138,8 @@ def check_devices(run, prefix, dom, nvdimms):
         if not run.check(case + "/present", data is not None,
                          "query-memory-devices: %s" % sorted(found)):
             continue
-        run.check(case + "/size", data["size"] == nv.size,
-                  "size %s" % data["size"])
+        run.check(case + "/size", data["size"] == nv.region_size(),
+                  "size %s, want %s" % (data["size"], nv.region_size()))
         got = {"label-size": qom(dom, device_path(nv), "label-size"),
                "unarmed": qom(dom, device_path(nv), "unarmed"),
                "share": qom(dom, backend_path(nv), "share"),
@@ -200,11 +200,9 @@ def stock_features(run, machine):
     nv2 = Nvdimm("nv2", blank_sparse_file(run.file(machine, "nv2"),
                                           128 * MiB),
                  128 * MiB, shared=True)
-    # the region is what is left before the label area, rounded down to
-    # the backend's alignment
-    region0 = (nv0.size - nv0.label_size) // ALIGN * ALIGN
-    params = {"phase": "create", "token": token, "region0_size": region0,
-              "plug_size": nv2.size}
+    params = {"phase": "create", "token": token,
+              "region0_size": nv0.region_size(),
+              "plug_size": nv2.region_size()}
 
     def while_running(dom):
         dom.wait_for(r"VNV-READY plug", BOOT_TIMEOUT)
@@ -225,12 +223,14 @@ def stock_features(run, machine):
     head = file_range(nv2.path, 0, len(written))
     run.check(prefix + "/host/nv2-shared-write", head == written,
               "nv2's file starts with %r" % head)
-    ns_uuid = info(dom, "region0-uuid")
+    region = info(dom, "nv0-region")
+    ns_uuid = info(dom, "%s-uuid" % region)
     if not run.check(prefix + "/namespace-made", bool(ns_uuid),
                      "the guest reported no namespace uuid"):
         return
     prefix = "%s/%s/restart" % (run.label, machine)
-    params = {"phase": "verify", "token": token, "uuid": ns_uuid}
+    params = {"phase": "verify", "token": token, "uuid": ns_uuid,
+              "region0": region}
     boot(run, prefix, run.domain(prefix, "libvirt-stock", machine,
                                  params=params, nvdimms=[nv0, nv1]))
 
@@ -252,13 +252,7 @@ def check_ours_in_qemu(run, prefix, dom, nv0, nv1, nv2):
         run.check("%s/qemu/%s/region-align" % (prefix, nv.name),
                   addr >= 0 and addr % REGION_ALIGN == 0,
                   "address 0x%x" % addr)
-    reports = persistence(dom)
-    flush = reports.get(nv0.alias, {})
-    run.check(prefix + "/qemu/nv0/flushes",
-              flush.get("flush-hints") is True and
-              flush.get("flushes", 0) >= 1,
-              "after the guest wrote deep_flush: %s" % flush)
-    ro = reports.get(nv2.alias, {})
+    ro = persistence(dom).get(nv2.alias, {})
     run.check(prefix + "/qemu/nv2/require-persistence",
               ro.get("verdict") == "not-applicable", "report %s" % ro)
 
@@ -301,8 +295,19 @@ def ours_properties(run, machine):
     machine_opts = ["-machine", "nvdimm-health=on,nvdimm-media-errors=on,"
                     "nvdimm-compact-ssdt=on"]
 
+    def flushes(dom):
+        return persistence(dom).get(nv0.alias, {}).get("flushes")
+
     def while_running(dom):
+        dom.wait_for(r"VNV-READY flush", BOOT_TIMEOUT)
+        before = flushes(dom)
+        dom.go("flush")
         dom.wait_for(r"VNV-READY poisoned", BOOT_TIMEOUT)
+        after = flushes(dom)
+        run.check(prefix + "/qemu/nv0/deep-flush-flushes",
+                  None not in (before, after) and after > before,
+                  "flushes before the guest wrote deep_flush: %s, after:"
+                  " %s" % (before, after))
         check_ours_in_qemu(run, prefix, dom, nv0, nv1, nv2)
         state = shutdown_state(record)
         run.check(prefix + "/host/shutdown-record-in-use",
