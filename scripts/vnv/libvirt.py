@@ -42,6 +42,7 @@ is built for /usr/bin/python3, not for the interpreter that runs the
 suites; and virsh's messages are what a user sees.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -83,6 +84,36 @@ stdio_handler = "file"
 """
 
 
+# A unix socket's path has at most 107 bytes (sun_path).  The longest
+# that libvirt makes under a daemon's root is QEMU's monitor,
+# ROOT/config/libvirt/qemu/lib/domain-ID-NAME/monitor.sock, with NAME cut
+# to 20 characters.
+SOCKET_PATH_MAX = 107
+MONITOR_SOCKET_ROOM = len("/config/libvirt/qemu/lib/domain-999-") + 20 + \
+    len("/monitor.sock")
+
+
+def short_path(path, room):
+    """PATH, or, when a socket ROOM characters below it would not fit in
+    sun_path (a checkout deep in the file system), a short symlink to it
+    in /tmp, named after it, so that runs reuse it: the files stay
+    under PATH."""
+    if len(path) + room <= SOCKET_PATH_MAX:
+        return path
+    link = "/tmp/vnv-%s" % hashlib.sha256(path.encode()).hexdigest()[:12]
+    if os.path.realpath(link) != os.path.realpath(path):
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(path, link)
+    return link
+
+
+def fresh_folder(path):
+    """An empty folder at PATH (its content removed, not a link to it)."""
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+
+
 class VirshError(Exception):
     """virsh failed; .message is what it printed on stderr."""
 
@@ -103,7 +134,9 @@ class Daemon:
     """A session libvirtd whose files are all under ROOT."""
 
     def __init__(self, root, bindirs=()):
-        self.root = root
+        self.real_root = root
+        os.makedirs(root, exist_ok=True)
+        root = self.root = short_path(root, MONITOR_SOCKET_ROOM)
         # libvirtd's PATH: BINDIRS first, where it finds the default
         # emulator (qemu-system-x86_64) of a domain that names none
         self.path = ":".join(list(bindirs) +
@@ -127,7 +160,7 @@ class Daemon:
                             "log", domain + ".log")
 
     def _prepare(self):
-        shutil.rmtree(self.root, ignore_errors=True)
+        fresh_folder(self.real_root)
         for d in self.env.values():
             os.makedirs(d)
         os.chmod(self.env["XDG_RUNTIME_DIR"], 0o700)
@@ -404,6 +437,9 @@ class Domain(Guest):
         self.ctl_path = self.spec.control
         self._tail = None
         self._stopped_at = None
+        # Guest's scratch folder, for the sockets of a QEMU it starts: a
+        # domain's are in WORKDIR
+        os.rmdir(self.tmpdir)
 
     def kernel_cmdline(self):
         return " ".join([KERNEL_ARGS, "vnv.scenario=" + self.scenario] +
@@ -487,7 +523,6 @@ class Domain(Guest):
         if self._tail is not None and self._stopped_at is None:
             time.sleep(CONSOLE_LAG)
         self._stop_tail()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
     def wait_exit(self, timeout=30):
         """Wait until the domain has shut off (the guest powers off)."""
@@ -583,13 +618,15 @@ class LibvirtSuite(Suite):
     --qemu), and this suite has its own.
     """
 
+    # a domain's GO port is WORKDIR/domains/NAME.ctl
+    CONTROL_SOCKET_ROOM = len("/domains/") + 40 + len(".ctl")
+
     def __init__(self, name, workdir, verbose=False):
         self.name = name
         self.qemu = None
         self.verbose = verbose
-        self.workdir = workdir
-        shutil.rmtree(workdir, ignore_errors=True)
-        os.makedirs(workdir)
+        fresh_folder(workdir)
+        self.workdir = short_path(workdir, self.CONTROL_SOCKET_ROOM)
         self.passed = 0
         self.failed = 0
         self.last_guest = None
