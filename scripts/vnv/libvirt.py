@@ -585,7 +585,7 @@ class VirtInstallDomain(Domain):
             % (spec.memory // MiB),
             "--cpu", "numa.cell0.cpus=0,numa.cell0.memory=%d"
             % (spec.memory // KiB),
-            "--import", "--disk", "path=%s,format=qcow2" % self.disk,
+            "--import", "--disk", "path=%s,driver.type=qcow2" % self.disk,
             "--boot", "kernel=%s,initrd=%s,kernel_args=%s"
             % (spec.kernel, spec.initrd, spec.cmdline),
             "--memdev", "nvdimm,source.path=%s,target.size=%d,"

@@ -369,6 +369,17 @@ def refusals(run, machine):
                    plain, [PERSISTENCE_MESSAGE])
 
 
+def pci_qdev_ids(buses):
+    """The qdev ids in a query-pci reply, behind bridges too (q35 puts
+    each device behind a PCIe root port)."""
+    for bus in buses:
+        for dev in bus["devices"]:
+            yield dev.get("qdev_id")
+            bridge = dev.get("pci_bridge")
+            if bridge:
+                yield from pci_qdev_ids([bridge])
+
+
 def full_build_devices(run, prefix, dom):
     """What virt-install's defaults asked of the full build is there:
     its graphics (SPICE or VNC) enabled, user networking, the qcow2 disk
@@ -385,8 +396,7 @@ def full_build_devices(run, prefix, dom):
                for b in dom.qmp("query-block")]
     run.check(prefix + "/qemu/qcow2-disk", "qcow2" in formats,
               "query-block formats: %s" % formats)
-    qdev_ids = {d.get("qdev_id") for bus in dom.qmp("query-pci")
-                for d in bus["devices"]}
+    qdev_ids = set(pci_qdev_ids(dom.qmp("query-pci")))
     for alias in ("net0", "fs0", "virtio-disk0"):
         run.check("%s/qemu/pci/%s" % (prefix, alias), alias in qdev_ids,
                   "query-pci qdev ids: %s" % sorted(filter(None, qdev_ids)))
