@@ -84,13 +84,16 @@ stdio_handler = "file"
 """
 
 
-# A unix socket's path has at most 107 bytes (sun_path).  The longest
-# that libvirt makes under a daemon's root is QEMU's monitor,
-# ROOT/config/libvirt/qemu/lib/domain-ID-NAME/monitor.sock, with NAME cut
-# to 20 characters.
+# A unix socket's path has at most 107 bytes (sun_path).  Under a
+# daemon's root, libvirt puts QEMU's monitor in
+# ROOT/config/libvirt/qemu/lib/domain-ID-NAME/monitor.sock, NAME cut to
+# 20 characters, and a domain with a guest agent channel (virt-install's
+# default) has a longer one.
 SOCKET_PATH_MAX = 107
 MONITOR_SOCKET_ROOM = len("/config/libvirt/qemu/lib/domain-999-") + 20 + \
     len("/monitor.sock")
+AGENT_SOCKET_ROOM = len("/config/libvirt/qemu/channel/target/domain-999-") + \
+    20 + len("/org.qemu.guest_agent.0")
 
 
 def short_path(path, room):
@@ -133,10 +136,10 @@ class MonitorReplyError(GuestError):
 class Daemon:
     """A session libvirtd whose files are all under ROOT."""
 
-    def __init__(self, root, bindirs=()):
+    def __init__(self, root, bindirs=(), socket_room=MONITOR_SOCKET_ROOM):
         self.real_root = root
         os.makedirs(root, exist_ok=True)
-        root = self.root = short_path(root, MONITOR_SOCKET_ROOM)
+        root = self.root = short_path(root, socket_room)
         # libvirtd's PATH: BINDIRS first, where it finds the default
         # emulator (qemu-system-x86_64) of a domain that names none
         self.path = ":".join(list(bindirs) +

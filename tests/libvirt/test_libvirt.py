@@ -44,9 +44,9 @@ from vnv.backend_files import (INDEX_SIGNATURE,  # noqa: E402
                                blank_sparse_file, file_range,
                                label_area_signature, patterned_file, sha256)
 from vnv.guest import GuestError  # noqa: E402
-from vnv.libvirt import (KiB, MiB, Daemon, Domain,  # noqa: E402
-                         LibvirtSuite, Nvdimm, VirshError,
-                         VirtInstallDomain)
+from vnv.libvirt import (AGENT_SOCKET_ROOM, KiB, MiB,  # noqa: E402
+                         Daemon, Domain, LibvirtSuite, Nvdimm,
+                         VirshError, VirtInstallDomain)
 from vnv.suite import info  # noqa: E402
 
 LABEL_SIZE = 128 * KiB
@@ -484,7 +484,8 @@ def main():
     if args.virt_install:
         prefix_dir = os.path.abspath(args.virt_install)
         daemon = Daemon(os.path.join(build, "libvirt" + tag),
-                        bindirs=[os.path.join(prefix_dir, "bin")])
+                        bindirs=[os.path.join(prefix_dir, "bin")],
+                        socket_room=AGENT_SOCKET_ROOM)
     else:
         daemon = Daemon(os.path.join(build, "libvirt"))
     try:
