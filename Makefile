@@ -7,7 +7,8 @@ SCRIPTS := scripts
 .PHONY: all setup base qemu reference build-all san asan guest demo \
 	check check-quick check-full check-qtests check-base-qtests \
 	check-guest check-series \
-	bench bench-media-errors patches fuzz clean
+	bench bench-media-errors patches fuzz clean \
+	full install check-libvirt
 
 all: qemu
 
@@ -30,6 +31,18 @@ reference: base
 # in build/qemu beside x86_64
 build-all: qemu
 	@$(SCRIPTS)/build-qemu.sh others-all
+
+# Our QEMU with the features of Debian's qemu-system-x86 (VNC, SPICE, user
+# networking, 9p, vhost, the block formats...), for ordinary VMs and
+# virt-install: build/qemu-full/qemu-system-x86_64, and the tools
+full: base
+	@$(SCRIPTS)/setup-host.sh full
+	@$(SCRIPTS)/build-qemu.sh full
+
+# The full build under PREFIX, with its firmware: make install PREFIX=/opt/vnv
+PREFIX ?= /usr/local
+install: full
+	@$(SCRIPTS)/build-qemu.sh install "$(PREFIX)"
 
 # clang with ASan, UBSan and libFuzzer: build/qemu-san
 san asan: base
@@ -91,6 +104,10 @@ check-guest-others: build-all reference
 	@$(SCRIPTS)/build-qemu.sh reference-ppc64
 	@$(SCRIPTS)/check.sh guests_virt guests_virt_reference guests_pseries
 
+# The libvirt suite: a session libvirtd of ours, our build and the reference
+check-libvirt: qemu reference guest
+	@$(SCRIPTS)/check.sh libvirt
+
 # Our build against the reference, side by side: docs/benchmarks.md
 bench: qemu reference guest
 	@$(SCRIPTS)/bench.py
@@ -110,4 +127,5 @@ check-series: base
 
 clean:
 	rm -rf build/qemu build/reference build/ref build/qemu-san build/src \
-		build/fuzz build/guest build/logs build/series build/patches
+		build/fuzz build/guest build/logs build/series build/patches \
+		build/qemu-full build/full-install build/libvirt*

@@ -183,3 +183,45 @@ wait_badblocks() {
 badblocks_now() {
     cat "$BADBLOCKS" | tr '\n' ' ' | sed 's/ $//'
 }
+
+# Linux numbers nmems and regions in the order of the NFIT, which QEMU
+# writes in the order it finds the devices, not in slot order (the
+# device ids decide it).  These find an NVDIMM by its slot instead:
+# QEMU's NFIT handle of the NVDIMM in slot N is N + 1.
+
+# nmem_of_slot SLOT: the nmem (nmemX) of the NVDIMM in SLOT
+nmem_of_slot() {
+    local d handle
+    handle=$(printf '0x%x' $(($1 + 1)))
+    for d in /sys/bus/nd/devices/nmem*; do
+        if [ "$(cat "$d/nfit/handle" 2> /dev/null)" = "$handle" ]; then
+            basename "$d"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# region_of_slot SLOT: the region (regionX) whose first mapping is the
+# NVDIMM in SLOT
+region_of_slot() {
+    local nmem d
+    nmem=$(nmem_of_slot "$1") || return 1
+    for d in /sys/bus/nd/devices/region*; do
+        case "$(cat "$d/mapping0" 2> /dev/null)" in
+        "$nmem,"*) basename "$d"; return 0 ;;
+        esac
+    done
+    return 1
+}
+
+# wait_region_of_slot SLOT SECONDS: region_of_slot, once the region is
+# there (a hot-added NVDIMM's comes a moment after the plug)
+wait_region_of_slot() {
+    local n=0
+    until region_of_slot "$1"; do
+        [ "$n" -lt $(($2 * 4)) ] || return 1
+        sleep 0.25
+        n=$((n + 1))
+    done
+}

@@ -25,6 +25,12 @@
 #                            libFuzzer in build/qemu-san: the fuzz targets
 #                            (qemu-fuzz-x86_64), and qemu-system-x86_64 and
 #                            the qtests for the asan suite
+#   build-qemu.sh full       build/src with the features of Debian's
+#                            qemu-system-x86 package (FULL_FEATURES),
+#                            x86_64 and the tools, in build/qemu-full: for
+#                            ordinary VMs (virt-install's defaults)
+#   build-qemu.sh install PREFIX
+#                            the full build under PREFIX, with firmware
 #   build-qemu.sh stage      only lay out build/src
 #
 # --no-stage builds the staged trees as they are (check.sh stages once,
@@ -84,6 +90,37 @@ CONFIGURE_FLAGS=(
     --enable-tcg --enable-kvm --enable-libpmem --enable-fdt=system
     --disable-docs --disable-user --disable-install-blobs
     --disable-werror
+)
+# The full profile: Debian's qemu-system-x86 (debian/rules and the
+# "# --enable-..." comments of debian/control in the base), less what
+# bookworm has no -dev package for (blkio), Xen (Debian builds it
+# apart) and loadable modules (everything is linked in, so that the
+# build tree and an install run alike).  setup-host.sh full installs
+# the -dev packages.  Its config-host.h differs from the other builds',
+# so it shares no object with them through ccache: make check does not
+# build it, make full and check-full do.
+FULL_FEATURES=(
+    --enable-tools --enable-slirp --enable-vnc --enable-vnc-jpeg
+    --enable-vnc-sasl --enable-png --enable-virtfs --enable-attr
+    --enable-cap-ng --enable-vhost-net --enable-vhost-kernel
+    --enable-vhost-user --enable-vhost-vdpa --enable-vhost-crypto
+    --enable-vhost-user-blk-server --enable-linux-aio --enable-linux-io-uring
+    --enable-curl --enable-libssh --enable-libiscsi --enable-libnfs
+    --enable-zstd --enable-fuse --enable-rbd --enable-glusterfs
+    --enable-seccomp --enable-numa --enable-gnutls --enable-nettle
+    --enable-spice --enable-usb-redir --enable-libusb --enable-smartcard
+    --enable-gtk --enable-vte --enable-sdl --enable-opengl
+    --enable-virglrenderer --enable-curses --enable-brlapi
+    --enable-capstone --enable-bpf --enable-rdma --enable-vde
+    --enable-libudev --audio-drv-list=pipewire,pa,alsa,jack,oss,sdl
+    --disable-xkbcommon --disable-xen --disable-modules
+)
+FULL_CONFIGURE_FLAGS=(
+    --python=/usr/bin/python3
+    --enable-tcg --enable-kvm --enable-libpmem --enable-fdt=system
+    --disable-docs --disable-user --disable-install-blobs
+    --disable-werror
+    "${FULL_FEATURES[@]}"
 )
 # One configuration for ours and the reference, so that config-host.h,
 # which every object includes, is the same in both and ccache shares.
@@ -190,14 +227,23 @@ stage_tree() {
 # qemu-bundle/usr/local/share/qemu: the data directory, where a QEMU run
 # from its build tree looks for them.
 link_firmware() {
+    local bdir=$1 file name
+    firmware_blobs "$@" | while read -r file name; do
+        link_blob "$bdir" "$file" "$name"
+    done
+}
+
+# firmware_blobs BUILDDIR [FROM]: "FILE NAME" for each firmware blob of
+# link_firmware that exists
+firmware_blobs() {
     local bdir=$1 roms=${2:-$1} f
     for f in /usr/share/seabios/*.bin /usr/lib/ipxe/qemu/*.rom \
              "$roms"/pc-bios/optionrom/*.bin "$bdir"/../src/pc-bios/*.bin; do
-        link_blob "$bdir" "$f" "$(basename "$f")"
+        [ ! -f "$f" ] || echo "$f $(basename "$f")"
     done
     # Debian's edk2 for arm virt, under the names the base gives its own
     for f in "${!EDK2_FILES[@]}"; do
-        link_blob "$bdir" "${EDK2_FILES[$f]}" "$f"
+        [ ! -f "${EDK2_FILES[$f]}" ] || echo "${EDK2_FILES[$f]} $f"
     done
 }
 
@@ -205,7 +251,6 @@ link_firmware() {
 # build's pc-bios/ and data directory
 link_blob() {
     local d
-    [ -f "$2" ] || return 0
     for d in "$1/pc-bios" "$1/qemu-bundle/usr/local/share/qemu"; do
         mkdir -p "$d"
         ln -sf "$2" "$d/$3"
@@ -282,9 +327,11 @@ our_warnings() {
 configure_and_build() {
     local src=$1 bdir=$2 targets=$3 goals=$4 warnings
     shift 4
+    local flags=("${CONFIGURE_FLAGS[@]}")
+    [ "$what" != full ] || flags=("${FULL_CONFIGURE_FLAGS[@]}")
     local args=("$src/configure" --target-list="$targets"
                 --cc="ccache ${VNV_CC:-gcc}" --cxx="ccache ${VNV_CXX:-g++}"
-                "${CONFIGURE_FLAGS[@]}" "$@")
+                "${flags[@]}" "$@")
     mkdir -p "$bdir"
     if [ ! -f "$bdir/build.ninja" ] ||
        [ "$(cat "$bdir/vnv-configure.args" 2>/dev/null)" != "${args[*]}" ]; then
@@ -316,6 +363,35 @@ configure_and_build() {
         echo "$warnings" >&2
         exit 1
     fi
+}
+
+# install_full PREFIX: the full build under PREFIX (bin/, share/qemu/,
+# libexec/ ...), with the firmware it runs with copied into
+# share/qemu.  QEMU is relocatable (the default of configure): it looks
+# for its data relative to its own binary, so PREFIX can be any folder.
+install_full() {
+    local prefix=$1 bdir=$build/qemu-full stage file name
+    if [ ! -x "$bdir/qemu-system-x86_64" ]; then
+        echo "install: no full build; run \"make full\" first" >&2
+        exit 1
+    fi
+    prefix=$(realpath -m "$prefix")
+    stage=$(mktemp -d "$build/install.XXXXXX")
+    log "installing the full build under $prefix"
+    DESTDIR=$stage "$bdir/pyvenv/bin/meson" install -C "$bdir" --no-rebuild \
+        --quiet \
+        > "$bdir/install.log" 2>&1 || {
+        tail -n 20 "$bdir/install.log" >&2
+        rm -rf "$stage"
+        exit 1
+    }
+    # configure's default prefix, under DESTDIR
+    mkdir -p "$prefix/share/qemu"
+    cp -a "$stage/usr/local/." "$prefix/"
+    rm -rf "$stage"
+    firmware_blobs "$bdir" | while read -r file name; do
+        cp -L "$file" "$prefix/share/qemu/$name"
+    done
 }
 
 # stage DST all|tests: lay out DST unless --no-stage was given
@@ -371,6 +447,12 @@ main() {
         configure_and_build "$build/ref/src" "$build/ref/qemu" "$TARGETS" \
             "$REF_PPC64_GOALS"
         link_firmware "$build/ref/qemu" ;;
+    full)
+        stage "$root/src" all
+        configure_and_build "$root/src" "$root/qemu-full" x86_64-softmmu all
+        link_firmware "$root/qemu-full" ;;
+    install)
+        install_full "${2:?usage: $0 install PREFIX}" ;;
     san|asan|fuzz)
         # The option ROMs come from the gcc build: they are 16-bit code
         # that the clang flags are not meant for.  -O1, as ASan's
@@ -389,7 +471,8 @@ main() {
         link_firmware "$root/qemu-san" "$root/qemu" ;;
     *)
         echo "usage: $0 patched|others|others-all|reference|" \
-             "reference-others|reference-ppc64|san|stage" >&2
+             "reference-others|reference-ppc64|san|full|install PREFIX|" \
+             "stage" >&2
         exit 2 ;;
     esac
 }

@@ -471,6 +471,32 @@ suite_series_builds() {
     run_suite series-builds "" 3600 scripts/check-series.sh
 }
 
+# The libvirt suite (tests/libvirt/): NVDIMMs through a session libvirtd
+# of ours, which the suite starts and stops, against our build and the
+# reference, on pc and q35.
+suite_libvirt() {
+    run_suite libvirt libvirt/ 2400 tests/libvirt/test_libvirt.py
+}
+
+# make check-full: the full build (Debian's features: VNC, SPICE, user
+# networking, 9p, vhost...), installed under build/full-install, and
+# the libvirt suite's virt-install case on it.  Its cold build is long:
+# make check does not have it.
+FULL_PREFIX="$top/build/full-install"
+
+suite_build_full() {
+    step setup-host-full scripts/setup-host.sh full || return
+    VNV_JOBS=1 step build-full scripts/build-qemu.sh --no-stage full ||
+        return
+    rm -rf "$FULL_PREFIX"
+    step install-full scripts/build-qemu.sh install "$FULL_PREFIX"
+}
+
+suite_libvirt_virt_install() {
+    run_suite libvirt-virt-install libvirt/ 900 \
+        tests/libvirt/test_libvirt.py --virt-install "$FULL_PREFIX"
+}
+
 # Our replaced files must be our own work (the project's shared tool).
 suite_independence() {
     local tool="$top/../shared/tools/check-independent"
@@ -507,6 +533,7 @@ JOBS=(
     guest_media_errors
     guest_health
     guest_persistence
+    libvirt
     asan_verdict
     fuzz:build_san
     hardening
@@ -517,8 +544,9 @@ QUICK_SUITES=(qtests identity:qtests guest_detect base_qtests)
 # make check-quick runs only this one of QEMU's own qtests
 QUICK_BASE_QTESTS=bios-tables-test
 # What make check-full adds: the series builds, the ppc64 and loongarch64
-# emulators
-FULL_EXTRA=(link_others:build_others series_builds)
+# emulators, the full build and virt-install on it
+FULL_EXTRA=(link_others:build_others series_builds build_full
+            libvirt_virt_install:build_full)
 
 # JOBS, with asan_guests standing for a job per ASAN_GUEST_SUITES and
 # asan_verdict waiting for them, and at the end a job for each guest

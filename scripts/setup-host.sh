@@ -5,6 +5,10 @@
 # meson from backports, then the build and guest-rig packages.
 # Idempotent; apt-get update runs only when an entry was added or a
 # package is missing.
+#
+#   setup-host.sh         what make check needs
+#   setup-host.sh full    and what the full build (make full) and
+#                         virt-install need
 set -euo pipefail
 
 SOURCES=/etc/apt/sources.list.d/vnvdimm.sources
@@ -19,6 +23,24 @@ BUILD_PKGS=(
     clang-14 libclang-rt-14-dev  # the fuzz build: libFuzzer is in clang-rt
 )
 RIG_PKGS=(cpio busybox-static e2fsprogs socat binutils)
+# The libvirt suite: Debian's libvirt 9.0, its daemon run by the suite
+LIBVIRT_PKGS=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients tini)
+# The full build (build-qemu.sh full): the -dev packages of the features
+# Debian's qemu-system-x86 enables that bookworm has; virt-install for
+# the libvirt suite's virt-install case (make check-full)
+FULL_PKGS=(
+    libaio-dev liburing-dev libcap-ng-dev libseccomp-dev libnuma-dev
+    libzstd-dev libpng-dev libjpeg-dev libsasl2-dev libgnutls28-dev
+    nettle-dev libcurl4-gnutls-dev libssh-dev libiscsi-dev libnfs-dev
+    libfuse3-dev librbd-dev libglusterfs-dev libspice-server-dev
+    libspice-protocol-dev libusb-1.0-0-dev libusbredirparser-dev
+    libcacard-dev libgtk-3-dev libvte-2.91-dev libsdl2-dev libepoxy-dev
+    libdrm-dev libgbm-dev libvirglrenderer-dev libncurses-dev
+    libbrlapi-dev libcapstone-dev libbpf-dev librdmacm-dev libibverbs-dev
+    libibumad-dev libvdeplug-dev libudev-dev libpipewire-0.3-dev
+    libpulse-dev libasound2-dev libjack-dev
+    virtinst
+)
 # meson >= 1.5 for QEMU 10.0; SeaBIOS 1.16.3, the version QEMU 10.0
 # bundles and made its expected ACPI tables with (bookworm has 1.16.2,
 # whose tables differ in where the NVDIMM page lands)
@@ -129,12 +151,16 @@ backports_missing() {
 }
 
 main() {
-    local need_update=0
+    local need_update=0 extra=()
+    if [ "${1:-}" = full ]; then
+        extra=("${FULL_PKGS[@]}")
+    fi
     if write_sources; then
         need_update=1
     fi
     local todo
-    todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}")
+    todo=$(missing "${BUILD_PKGS[@]}" "${RIG_PKGS[@]}" "${LIBVIRT_PKGS[@]}" \
+        "${extra[@]}")
     if [ -n "$todo" ] || backports_missing; then
         need_update=1
     fi
