@@ -445,7 +445,8 @@ class Domain(Guest):
         os.rmdir(self.tmpdir)
 
     def kernel_cmdline(self):
-        return " ".join([KERNEL_ARGS, "vnv.scenario=" + self.scenario] +
+        return " ".join([self.kind.kernel_args(), KERNEL_ARGS,
+                         "vnv.scenario=" + self.scenario] +
                         ["vnv.%s=%s" % kv for kv in self.params.items()])
 
     def xml(self):
