@@ -151,10 +151,13 @@ BADBLOCKS=${BADBLOCKS:-/sys/block/pmem0/badblocks}
 # busybox dd's buffer is not page-aligned, and with O_DIRECT the kernel
 # splits one sector over two segments, too short to check or clear.
 
-# read_fails SECTOR: reading the sector fails
+# read_fails SECTOR: reading the sector fails.  The read bypasses the page
+# cache, so that the driver loads the sector once: a buffered read that
+# fails in readahead is read again, and meets the poison a second time
+# if the machine check has not yet reached badblocks
 read_fails() {
-    echo 3 > /proc/sys/vm/drop_caches
-    ! dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 2> /dev/null
+    ! dd if="$PMEM" of=/dev/null bs=512 skip="$1" count=1 iflag=direct \
+        2> /dev/null
 }
 
 # write_page SECTOR: write zeroes over the 4 KiB page that holds the
