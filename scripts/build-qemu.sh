@@ -59,8 +59,6 @@ ADDED=(
     include/hw/mem/nvdimm-labels.h
     hw/mem/nvdimm-errors.c
     include/hw/mem/nvdimm-errors.h
-    hw/acpi/nvdimm-ars.c
-    hw/acpi/nvdimm-ars.h
 )
 
 CONFIGURE_FLAGS=(

@@ -20,7 +20,6 @@
 #include "hw/nvram/fw_cfg.h"
 #include "hw/mem/nvdimm.h"
 #include "hw/mem/nvdimm-flush.h"
-#include "hw/acpi/nvdimm-ars.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "trace.h"
@@ -40,9 +39,8 @@
 
 #define NVDIMM_DSM_REVISION         1
 
-/* QEMU-internal functions on NVDIMM_QEMU_HANDLE */
+/* QEMU-internal function on NVDIMM_QEMU_HANDLE */
 #define NVDIMM_QEMU_FN_READ_FIT     1
-#define NVDIMM_QEMU_FN_MEDIA_EVENT  2   /* nvdimm-media-errors=on only */
 
 /* NVDIMM DSM interface example: per-device functions */
 #define NVDIMM_FN_QUERY             0
@@ -143,11 +141,6 @@ typedef struct QEMU_PACKED NvdimmLabelRange {
 static uint32_t nvdimm_slot_to_handle(int slot)
 {
     return slot + 1;
-}
-
-uint32_t nvdimm_acpi_device_handle(NVDIMMDevice *nvdimm)
-{
-    return nvdimm_slot_to_handle(PC_DIMM(nvdimm)->slot);
 }
 
 /* SPA range and control region indexes: two per handle, never 0 */
@@ -428,27 +421,11 @@ static void dsm_read_fit(NVDIMMState *state, const NvdimmDsmRequest *req,
     dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, chunk);
 }
 
-/*
- * Media error events for the guest's _FIT (see nvdimm_aml_media_event):
- * one word, 1 when an event was pending, which it no longer is.
- */
-static void dsm_take_media_event(NVDIMMState *state, NvdimmDsmReply *reply)
-{
-    uint32_t out[2] = { cpu_to_le32(state->media_error_event), 0 };
-
-    state->media_error_event = false;
-    memcpy(reply->data, out, sizeof(out));
-    dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, sizeof(out));
-}
-
 static void dsm_qemu_function(NVDIMMState *state, const NvdimmDsmRequest *req,
                               NvdimmDsmReply *reply)
 {
     if (req->function == NVDIMM_QEMU_FN_READ_FIT) {
         dsm_read_fit(state, req, reply);
-    } else if (req->function == NVDIMM_QEMU_FN_MEDIA_EVENT &&
-               state->media_errors) {
-        dsm_take_media_event(state, reply);
     } else if (req->function == NVDIMM_FN_QUERY) {
         /* The internal handle has no function list to query */
         dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
@@ -594,23 +571,15 @@ static void dsm_device_function(NVDIMMState *state,
     }
 }
 
-/*
- * The root's functions are Address Range Scrub and error injection, with
- * -machine nvdimm-media-errors=on (nvdimm-ars.c); without it, none.
- */
-static void dsm_root_function(NVDIMMState *state, const NvdimmDsmRequest *req,
+static void dsm_root_function(const NvdimmDsmRequest *req,
                               NvdimmDsmReply *reply)
 {
-    size_t out_len;
-    uint32_t status;
-
     if (req->function == NVDIMM_FN_QUERY) {
-        dsm_reply_status(reply, nvdimm_ars_functions(state));
-        return;
+        /* The root implements no functions of its own */
+        dsm_reply_status(reply, NVDIMM_STATUS_SUCCESS);
+    } else {
+        dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
     }
-    status = nvdimm_ars_call(state, req->function, req->arg, sizeof(req->arg),
-                             reply->data, sizeof(reply->data), &out_len);
-    dsm_reply_data(reply, status, out_len);
 }
 
 static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
@@ -626,7 +595,7 @@ static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
                       " is not supported\n", req->revision);
         dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
     } else if (req->handle == NVDIMM_ROOT_HANDLE) {
-        dsm_root_function(state, req, reply);
+        dsm_root_function(req, reply);
     } else if (req->handle == NVDIMM_QEMU_HANDLE) {
         dsm_qemu_function(state, req, reply);
     } else {
@@ -849,14 +818,6 @@ static Aml *nvdimm_aml_dsm(uint32_t handle)
     return method;
 }
 
-/* NCAL(QEMU's UUID, revision 1, @function, @args, QEMU's handle) */
-static Aml *nvdimm_aml_qemu_call(uint32_t function, Aml *args)
-{
-    return aml_call5("NCAL", aml_touuid(NVDIMM_QEMU_UUID),
-                     aml_int(NVDIMM_DSM_REVISION), aml_int(function), args,
-                     aml_int(NVDIMM_QEMU_HANDLE));
-}
-
 /*
  * RFIT(offset): one Read FIT call.  Leaves the status in RSTA and returns
  * the FIT bytes of the reply, none when the call failed.
@@ -870,8 +831,12 @@ static Aml *nvdimm_aml_read_fit(void)
     aml_append(method, aml_store(aml_arg(0), aml_name("OFST")));
     args = aml_package(1);
     aml_append(args, aml_name("OFST"));
-    aml_append(method, aml_store(nvdimm_aml_qemu_call(NVDIMM_QEMU_FN_READ_FIT,
-                                                      args), reply));
+    aml_append(method, aml_store(aml_call5("NCAL",
+                                           aml_touuid(NVDIMM_QEMU_UUID),
+                                           aml_int(NVDIMM_DSM_REVISION),
+                                           aml_int(NVDIMM_QEMU_FN_READ_FIT),
+                                           args, aml_int(NVDIMM_QEMU_HANDLE)),
+                                 reply));
     aml_append(method, aml_create_dword_field(reply, aml_int(0), "STAU"));
     aml_append(method, aml_store(aml_name("STAU"), aml_name("RSTA")));
     ifc = aml_if(aml_lnot(aml_equal(aml_int(NVDIMM_STATUS_SUCCESS),
@@ -916,47 +881,14 @@ static Aml *nvdimm_aml_fit_append(Aml *fit, Aml *offset, Aml *chunk,
 }
 
 /*
- * MEVT: with nvdimm-media-errors=on, notify the root device (0x81, "new
- * uncorrectable memory errors") when QEMU has a media error event.  QEMU
- * raises the NVDIMM hotplug event for it, after which the guest reads
- * _FIT, which calls this: a Notify needs AML to run.
- */
-static Aml *nvdimm_aml_media_event(void)
-{
-    Aml *method = aml_method("MEVT", 0, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *args = aml_package(1), *ifc;
-
-    aml_append(args, aml_int(0));
-    aml_append(method,
-               aml_store(nvdimm_aml_qemu_call(NVDIMM_QEMU_FN_MEDIA_EVENT,
-                                              args), reply));
-    /* No mailbox yet: NCAL answers with a single byte */
-    ifc = aml_if(aml_lless(aml_sizeof(reply), aml_int(8)));
-    aml_append(ifc, aml_return(aml_int(0)));
-    aml_append(method, ifc);
-    aml_append(method, aml_create_dword_field(reply, aml_int(0), "MSTA"));
-    aml_append(method, aml_create_dword_field(reply, aml_int(4), "MPND"));
-    ifc = aml_if(aml_land(aml_equal(aml_name("MSTA"),
-                                    aml_int(NVDIMM_STATUS_SUCCESS)),
-                          aml_equal(aml_name("MPND"), aml_int(1))));
-    aml_append(ifc, aml_notify(aml_name("\\_SB.NVDR"), aml_int(0x81)));
-    aml_append(method, ifc);
-    return method;
-}
-
-/*
  * _FIT: RFIT from the offset gathered so far until it answers with
- * nothing; first MEVT, with nvdimm-media-errors=on.
+ * nothing.
  */
-static Aml *nvdimm_aml_fit(NVDIMMState *state)
+static Aml *nvdimm_aml_fit(void)
 {
     Aml *method = aml_method("_FIT", 0, AML_SERIALIZED);
     Aml *chunk = aml_local(0), *len = aml_local(1), *fit = aml_local(2);
     Aml *offset = aml_local(3), *loop = aml_while(aml_int(1));
-
-    if (state->media_errors) {
-        aml_append(method, aml_call0("MEVT"));
-    }
 
     aml_append(loop, aml_store(aml_call1("RFIT", offset), chunk));
     aml_append(loop, aml_store(aml_sizeof(chunk), len));
@@ -1279,10 +1211,7 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
     aml_append(dev, nvdimm_aml_dsm(NVDIMM_ROOT_HANDLE));
     aml_append(dev, aml_name_decl("RSTA", aml_int(0)));
     aml_append(dev, nvdimm_aml_read_fit());
-    if (state->media_errors) {
-        aml_append(dev, nvdimm_aml_media_event());
-    }
-    aml_append(dev, nvdimm_aml_fit(state));
+    aml_append(dev, nvdimm_aml_fit());
     if (state->compact_ssdt) {
         aml_append(dev, nvdimm_aml_label_call());
         aml_append(dev, nvdimm_aml_label_info());

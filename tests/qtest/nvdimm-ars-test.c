@@ -1,7 +1,6 @@
 /*
  * QTest for NVDIMM media errors (-machine nvdimm-media-errors=on): the
- * root device's _DSM functions through the mailbox, the QMP commands,
- * and the errors' migration section
+ * QMP and HMP commands, and the errors' migration section
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -19,28 +18,10 @@
 /* The first NVDIMM of a pc machine with 512M of RAM and maxmem=4G */
 #define NV_BASE         0x100000000ULL
 #define ROOT_HANDLE     0
-#define QEMU_HANDLE     0x10000
-#define NV_HANDLE       1
 
-/* Root functions and what they answer */
+/* A root function, and what the root answers without it */
 #define FN_CAP          1
-#define FN_START        2
-#define FN_STATUS       3
-#define FN_CLEAR        4
-#define FN_TRANSLATE    5
-#define FN_INJECT       7
-#define FN_INJECT_CLEAR 8
-#define FN_INJECT_LIST  9
-#define ALL_FUNCTIONS   0x3bf
-#define ST_SUCCESS      0
 #define ST_UNSUPPORTED  1
-#define ST_INVALID      2
-#define EXT_PERSISTENT  (2u << 16)
-#define EXT_NO_ARS      (2u << 16)
-#define EXT_STOPPED     (3u << 16)
-#define MAX_STATUS_OUT  4080
-#define MAX_RECORDS     168
-#define CLEAR_UNIT      256
 
 typedef struct Reply {
     uint32_t length;
@@ -124,36 +105,6 @@ static uint32_t root_range(QTestState *qts, uint32_t func, uint64_t addr,
     return r->status;
 }
 
-static uint32_t ars_start(QTestState *qts, uint64_t addr, uint64_t length)
-{
-    uint8_t arg[24] = { 0 };
-    Reply r;
-
-    stq_le_p(arg, addr);
-    stq_le_p(arg + 8, length);
-    stw_le_p(arg + 16, 2);          /* persistent memory */
-    stb_p(arg + 18, 2);             /* return previous data: Linux's short */
-    dsm_call(qts, ROOT_HANDLE, FN_START, arg, sizeof(arg), &r);
-    return r.status;
-}
-
-static uint32_t ars_status(QTestState *qts, Reply *r)
-{
-    dsm_call(qts, ROOT_HANDLE, FN_STATUS, NULL, 0, r);
-    return r->status;
-}
-
-/* Record @i of a Query ARS Status reply (the header is 44 data bytes) */
-static uint64_t record_addr(const Reply *r, int i)
-{
-    return ldq_le_p(r->data + 44 + i * 24 + 8);
-}
-
-static uint64_t record_length(const Reply *r, int i)
-{
-    return ldq_le_p(r->data + 44 + i * 24 + 16);
-}
-
 static void inject(QTestState *qts, uint64_t offset, uint64_t length)
 {
     QDict *resp = qtest_qmp(qts, "{'execute': 'nvdimm-inject-error',"
@@ -224,207 +175,6 @@ static void test_off(void)
     vm_stop(&vm);
 }
 
-static void test_capabilities(void)
-{
-    Vm vm = vm_start_on_errors();
-    Reply r;
-
-    dsm_call(vm.qts, ROOT_HANDLE, 0, NULL, 0, &r);
-    g_assert_cmphex(r.status, ==, ALL_FUNCTIONS);
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE, BACKEND_SIZE, &r),
-                    ==, ST_SUCCESS | EXT_PERSISTENT);
-    g_assert_cmpuint(r.length, ==, 8 + 12);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, MAX_STATUS_OUT);
-    g_assert_cmpuint(ldl_le_p(r.data + 4), ==, CLEAR_UNIT);
-    /* A sub-range is fine; one that leaves the NVDIMM is not */
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE + 4096, 512, &r),
-                    ==, ST_SUCCESS | EXT_PERSISTENT);
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, NV_BASE + 4096, BACKEND_SIZE,
-                               &r), ==, ST_INVALID);
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, 0, 4096, &r), ==, ST_INVALID);
-    g_assert_cmphex(root_range(vm.qts, FN_CAP, UINT64_MAX, 2, &r), ==,
-                    ST_INVALID);
-    vm_stop(&vm);
-}
-
-static void test_scrub(void)
-{
-    Vm vm = vm_start_on_errors();
-    g_autofree char *listed = NULL;
-    Reply r;
-
-    /* Before any scrub: "no ARS performed", a header and no records */
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, EXT_NO_ARS);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 48);
-
-    inject(vm.qts, 0x3000, 512);
-    inject(vm.qts, 0x1000, 0x1000);
-    inject(vm.qts, 0x2000, 0x200);      /* touches 0x1000+0x1000: merged */
-    listed = listed_errors(vm.qts);
-    g_assert_cmpstr(listed, ==, "0x1000+0x1200 0x3000+0x200");
-
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 48 + 2 * 24);
-    g_assert_cmpuint(r.length, ==, 4 + 48 + 2 * 24);
-    g_assert_cmphex(ldq_le_p(r.data + 4), ==, NV_BASE);
-    g_assert_cmphex(ldq_le_p(r.data + 12), ==, BACKEND_SIZE);
-    g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 2);
-    g_assert_cmpuint(ldl_le_p(r.data + 44), ==, NV_HANDLE);
-    g_assert_cmphex(record_addr(&r, 0), ==, NV_BASE + 0x1000);
-    g_assert_cmphex(record_length(&r, 0), ==, 0x1200);
-    g_assert_cmphex(record_addr(&r, 1), ==, NV_BASE + 0x3000);
-
-    /* A scrub of part of the range reports the errors clipped to it */
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE + 0x1800, 0x2000), ==,
-                    ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 2);
-    g_assert_cmphex(record_addr(&r, 0), ==, NV_BASE + 0x1800);
-    g_assert_cmphex(record_length(&r, 0), ==, 0xa00);
-    g_assert_cmphex(record_length(&r, 1), ==, 0x200);
-
-    /* A type without persistent memory, or an empty range, is refused */
-    g_assert_cmphex(root_range(vm.qts, FN_START, NV_BASE, 4096, &r), ==,
-                    ST_INVALID);
-    vm_stop(&vm);
-}
-
-/* More errors than one reply holds: overflow, then the restart range */
-static void test_scrub_overflow(void)
-{
-    Vm vm = vm_start_on_errors();
-    int i, n = MAX_RECORDS + 32;
-    Reply r;
-
-    for (i = 0; i < n; i++) {
-        inject(vm.qts, i * 0x2000, 512);
-    }
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, EXT_STOPPED);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, MAX_STATUS_OUT);
-    g_assert_cmpuint(ldl_le_p(r.data + 40), ==, MAX_RECORDS);
-    g_assert_cmpuint(lduw_le_p(r.data + 38), ==, 1);       /* overflow */
-    g_assert_cmphex(ldq_le_p(r.data + 20), ==,
-                    NV_BASE + MAX_RECORDS * 0x2000);
-    g_assert_cmphex(ldq_le_p(r.data + 28), ==,
-                    BACKEND_SIZE - MAX_RECORDS * 0x2000);
-    g_assert_cmphex(record_addr(&r, MAX_RECORDS - 1), ==,
-                    NV_BASE + (MAX_RECORDS - 1) * 0x2000);
-
-    g_assert_cmphex(ars_start(vm.qts, ldq_le_p(r.data + 20),
-                              ldq_le_p(r.data + 28)), ==, ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data + 40), ==, n - MAX_RECORDS);
-    vm_stop(&vm);
-}
-
-static void test_clear(void)
-{
-    Vm vm = vm_start_on_errors();
-    g_autofree char *after = NULL;
-    Reply r;
-
-    inject(vm.qts, 0x1000, 0x1000);
-    g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1400, 0x200,
-                               &r), ==, ST_SUCCESS);
-    g_assert_cmpuint(r.length, ==, 8 + 12);
-    g_assert_cmphex(ldq_le_p(r.data + 4), ==, 0x200);
-    after = listed_errors(vm.qts);
-    g_assert_cmpstr(after, ==, "0x1000+0x400 0x1600+0xa00");
-    /* Not in clear units, or outside the NVDIMM: refused */
-    g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1080, 0x200,
-                               &r), ==, ST_INVALID);
-    g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE + 0x1000, 0x80, &r),
-                    ==, ST_INVALID);
-    g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE - 0x1000, 0x2000,
-                               &r), ==, ST_INVALID);
-    /* A scrub started before the clear does not report what it cleared */
-    g_assert_cmphex(ars_start(vm.qts, NV_BASE, BACKEND_SIZE), ==, ST_SUCCESS);
-    g_assert_cmphex(root_range(vm.qts, FN_CLEAR, NV_BASE, 0x4000, &r), ==,
-                    ST_SUCCESS);
-    g_assert_cmphex(ars_status(vm.qts, &r), ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data + 40), ==, 0);
-    vm_stop(&vm);
-}
-
-static void test_inject_functions(void)
-{
-    Vm vm = vm_start_on_errors();
-    g_autofree char *listed = NULL, *empty = NULL;
-    uint8_t arg[24] = { 0 };
-    Reply r;
-
-    stq_le_p(arg, NV_BASE + 0x8000);
-    stq_le_p(arg + 8, 256);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
-    listed = listed_errors(vm.qts);
-    g_assert_cmpstr(listed, ==, "0x8000+0x100");
-
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT_LIST, NULL, 0, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 1);
-    g_assert_cmphex(ldq_le_p(r.data + 4), ==, NV_BASE + 0x8000);
-    g_assert_cmphex(ldq_le_p(r.data + 12), ==, 256);
-
-    g_assert_cmphex(root_range(vm.qts, FN_INJECT_CLEAR, NV_BASE + 0x8000,
-                               256, &r), ==, ST_SUCCESS);
-    empty = listed_errors(vm.qts);
-    g_assert_cmpstr(empty, ==, "");
-
-    /* Nothing outside the NVDIMM, nothing empty, nothing that wraps */
-    stq_le_p(arg, NV_BASE + BACKEND_SIZE);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
-    stq_le_p(arg, NV_BASE);
-    stq_le_p(arg + 8, 0);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
-    stq_le_p(arg + 8, UINT64_MAX);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_INJECT, arg, 17, &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
-    vm_stop(&vm);
-}
-
-static void test_translate_spa(void)
-{
-    Vm vm = vm_start_on_errors();
-    uint8_t arg[8];
-    Reply r;
-
-    stq_le_p(arg, NV_BASE + 0x12345);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
-    g_assert_cmphex(ldq_le_p(r.data + 4), ==, BACKEND_SIZE - 0x12345);
-    g_assert_cmpuint(ldl_le_p(r.data + 12), ==, 1);
-    g_assert_cmpuint(ldl_le_p(r.data + 16), ==, NV_HANDLE);
-    g_assert_cmphex(ldq_le_p(r.data + 24), ==, 0x12345);
-    stq_le_p(arg, NV_BASE - 1);
-    dsm_call(vm.qts, ROOT_HANDLE, FN_TRANSLATE, arg, sizeof(arg), &r);
-    g_assert_cmphex(r.status, ==, ST_INVALID);
-    vm_stop(&vm);
-}
-
-/* The event that _FIT's MEVT takes: pending once per notification */
-static void test_media_event(void)
-{
-    Vm vm = vm_start_on_errors();
-    Reply r;
-
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
-    g_assert_cmphex(r.status, ==, ST_SUCCESS);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
-    qtest_qmp_assert_success(vm.qts, "{'execute': 'nvdimm-inject-error',"
-                             " 'arguments': {'id': 'nv0', 'offset': 0,"
-                             " 'length': 512}}");
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 1);
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
-    vm_stop(&vm);
-}
-
 static void test_qmp_errors(void)
 {
     Vm vm = vm_start_on_errors();
@@ -453,51 +203,17 @@ static void test_hmp(void)
     Vm vm = vm_start_on_errors();
     g_autofree char *out = NULL, *listed = NULL, *cleared = NULL;
     g_autofree char *bad = NULL;
-    Reply r;
 
     out = qtest_hmp(vm.qts, "nvdimm_inject_error -q nv0 4096 512");
     g_assert_cmpstr(out, ==, "");
     listed = qtest_hmp(vm.qts, "info nvdimm-errors");
     g_assert_nonnull(strstr(listed, "nv0 at 0x100000000:\r\n"
                             "  offset 0x1000 length 0x200"));
-    /* -q: no event for the guest */
-    dsm_call(vm.qts, QEMU_HANDLE, 2, NULL, 0, &r);
-    g_assert_cmpuint(ldl_le_p(r.data), ==, 0);
     g_free(qtest_hmp(vm.qts, "nvdimm_clear_error nv0 0 8192"));
     cleared = qtest_hmp(vm.qts, "info nvdimm-errors");
     g_assert_nonnull(strstr(cleared, "nv0 at 0x100000000: no errors"));
     bad = qtest_hmp(vm.qts, "nvdimm_inject_error nv9 0 512");
     g_assert_nonnull(strstr(bad, "no device 'nv9'"));
-    vm_stop(&vm);
-}
-
-/* Random root calls, plausible and not: each gets a reply, none hurts */
-static void test_random_requests(void)
-{
-    Vm vm = vm_start_on_errors();
-    g_autoptr(GRand) rng = g_rand_new_with_seed(0x4a52);
-    uint8_t arg[24];
-    Reply r;
-    int i, j;
-
-    for (i = 0; i < 3000; i++) {
-        uint32_t func = g_rand_int_range(rng, 0, 12);
-
-        for (j = 0; j < sizeof(arg); j += 4) {
-            stl_le_p(arg + j, g_rand_int(rng));
-        }
-        if (g_rand_boolean(rng)) {
-            /* inside or around the NVDIMM, short ranges */
-            stq_le_p(arg, NV_BASE - 0x1000 +
-                     g_rand_int_range(rng, 0, BACKEND_SIZE / 0x100) * 0x100);
-            stq_le_p(arg + 8, g_rand_int_range(rng, 0, 0x4000));
-        }
-        dsm_call(vm.qts, ROOT_HANDLE, func, arg, sizeof(arg), &r);
-        g_assert_cmpuint(r.length, >=, 8);
-        g_assert_cmpuint(r.length, <=, PAGE_SIZE_DSM);
-    }
-    /* Still answering, and the list is consistent */
-    g_free(listed_errors(vm.qts));
     vm_stop(&vm);
 }
 
@@ -649,16 +365,8 @@ int main(int argc, char **argv)
         return g_test_run();
     }
     qtest_add_func("/nvdimm/ars/off", test_off);
-    qtest_add_func("/nvdimm/ars/capabilities", test_capabilities);
-    qtest_add_func("/nvdimm/ars/scrub", test_scrub);
-    qtest_add_func("/nvdimm/ars/scrub-overflow", test_scrub_overflow);
-    qtest_add_func("/nvdimm/ars/clear", test_clear);
-    qtest_add_func("/nvdimm/ars/inject-functions", test_inject_functions);
-    qtest_add_func("/nvdimm/ars/translate-spa", test_translate_spa);
-    qtest_add_func("/nvdimm/ars/media-event", test_media_event);
     qtest_add_func("/nvdimm/ars/qmp-errors", test_qmp_errors);
     qtest_add_func("/nvdimm/ars/hmp", test_hmp);
-    qtest_add_func("/nvdimm/ars/random-requests", test_random_requests);
     qtest_add_func("/nvdimm/ars/migrate-errors", test_migrate_errors);
     qtest_add_func("/nvdimm/ars/migrate-none", test_migrate_none);
     qtest_add_func("/nvdimm/ars/migrate-hostile", test_migrate_hostile);

@@ -96,8 +96,8 @@ typedef struct NVDIMMFitBuffer {
  * @persistence: the NFIT Platform Capabilities value (2: mem-ctrl, 3: cpu);
  *               0 when -machine nvdimm-persistence is not given
  * @persistence_string: the option's value as the user gave it
- * @media_errors: -machine nvdimm-media-errors=on: the root device's _DSM
- *                offers Address Range Scrub and error injection
+ * @media_errors: -machine nvdimm-media-errors=on: each NVDIMM keeps a
+ *                list of poisoned ranges (nvdimm-errors.c)
  * @media_error_event: new media errors wait for the guest's _FIT to
  *                     raise Notify(0x81) on the root device
  * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
@@ -105,7 +105,6 @@ typedef struct NVDIMMFitBuffer {
  * @by_handle: NFIT handle -> NVDIMMDevice, rebuilt with the FIT on each plug
  *             so that a mailbox call needs no walk of the QOM tree
  * @mailbox: the doorbell's request and reply buffers, allocated once
- * @ars: the last Address Range Scrub's results (hw/acpi/nvdimm-ars.c)
  * @io_mr: the mailbox doorbell
  * @dsm_io: where the doorbell is, as the AML reaches it
  */
@@ -121,7 +120,6 @@ typedef struct NVDIMMState {
     NVDIMMFitBuffer fit_buf;
     GHashTable *by_handle;
     struct NvdimmMailbox *mailbox;
-    struct NVDIMMArs *ars;
     MemoryRegion io_mr;
     struct AcpiGenericAddress dsm_io;
 } NVDIMMState;
