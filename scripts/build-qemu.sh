@@ -67,8 +67,6 @@ ADDED=(
     hw/acpi/nvdimm-ars.h
     hw/mem/nvdimm-health.c
     include/hw/mem/nvdimm-health.h
-    hw/acpi/nvdimm-smart.c
-    hw/acpi/nvdimm-smart.h
 )
 
 CONFIGURE_FLAGS=(

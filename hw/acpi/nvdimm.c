@@ -21,8 +21,6 @@
 #include "hw/mem/nvdimm.h"
 #include "hw/mem/nvdimm-flush.h"
 #include "hw/acpi/nvdimm-ars.h"
-#include "hw/acpi/nvdimm-smart.h"
-#include "hw/mem/nvdimm-health.h"
 #include "exec/address-spaces.h"
 #include "exec/memory.h"
 #include "trace.h"
@@ -41,16 +39,10 @@
 #define NVDIMM_DEVICE_UUID          "4309AC30-0D11-11E4-9191-0800200C9A66"
 
 #define NVDIMM_DSM_REVISION         1
-/* Linux calls some health functions, and probes them, with revision 2 */
-#define NVDIMM_DSM_REVISION_2       2
 
 /* QEMU-internal functions on NVDIMM_QEMU_HANDLE */
 #define NVDIMM_QEMU_FN_READ_FIT     1
 #define NVDIMM_QEMU_FN_MEDIA_EVENT  2   /* nvdimm-media-errors=on only */
-#define NVDIMM_QEMU_FN_HEALTH_EVENT 3   /* nvdimm-health=on only */
-
-/* Health events: a bitmap of the slots, as many bits as ACPI allows */
-#define NVDIMM_HEALTH_EVENT_BYTES   (ACPI_MAX_RAM_SLOTS / 8)
 
 /* NVDIMM DSM interface example: per-device functions */
 #define NVDIMM_FN_QUERY             0
@@ -134,9 +126,8 @@ typedef struct QEMU_PACKED NvdimmLabelRange {
 /* UEFI memory attributes: EFI_MEMORY_WB | EFI_MEMORY_NV */
 #define NFIT_SPA_MEM_ATTRS          0x8008ULL
 
-/* Memory Device to SPA Range Map flags: not armed, health events on */
+/* Memory Device to SPA Range Map flags: bit 3, not armed */
 #define NFIT_MEMDEV_NOT_ARMED       (1 << 3)
-#define NFIT_MEMDEV_HEALTH_ENABLED  (1 << 5)
 
 /* The identity stock QEMU gives its control regions (a guest keys on it) */
 #define NFIT_DCR_VENDOR_ID          0x8086
@@ -177,7 +168,6 @@ typedef struct NvdimmInfo {
     uint64_t base;
     uint64_t size;
     bool not_armed;
-    bool health_events;         /* -machine nvdimm-health=on */
     bool has_flush_hint;        /* flush-hints=on */
     uint64_t flush_hint;        /* guest physical address of the hint */
 } NvdimmInfo;
@@ -192,7 +182,6 @@ static NvdimmInfo nvdimm_info(DeviceState *dev)
         .base = object_property_get_uint(obj, PC_DIMM_ADDR_PROP, NULL),
         .size = nvdimm->nvdimm_mr ? memory_region_size(nvdimm->nvdimm_mr) : 0,
         .not_armed = nvdimm->unarmed || nvdimm->readonly,
-        .health_events = nvdimm_health_enabled(),
     };
 
     info.handle = nvdimm_slot_to_handle(info.slot);
@@ -219,12 +208,6 @@ static void nfit_append_spa(GArray *fit, const NvdimmInfo *info)
     build_append_int_noprefix(fit, NFIT_SPA_MEM_ATTRS, 8);
 }
 
-static uint16_t nfit_memdev_flags(const NvdimmInfo *info)
-{
-    return (info->not_armed ? NFIT_MEMDEV_NOT_ARMED : 0) |
-           (info->health_events ? NFIT_MEMDEV_HEALTH_ENABLED : 0);
-}
-
 static void nfit_append_memdev(GArray *fit, const NvdimmInfo *info)
 {
     build_append_int_noprefix(fit, NFIT_TYPE_MEMDEV, 2);
@@ -239,7 +222,8 @@ static void nfit_append_memdev(GArray *fit, const NvdimmInfo *info)
     build_append_int_noprefix(fit, 0, 8);                 /* DPA base */
     build_append_int_noprefix(fit, 0, 2);                 /* Interleave idx */
     build_append_int_noprefix(fit, 1, 2);                 /* Interleave ways */
-    build_append_int_noprefix(fit, nfit_memdev_flags(info), 2);
+    build_append_int_noprefix(fit, info->not_armed ? NFIT_MEMDEV_NOT_ARMED : 0,
+                              2);
     build_append_int_noprefix(fit, 0, 2);                 /* Reserved */
 }
 
@@ -457,16 +441,6 @@ static void dsm_take_media_event(NVDIMMState *state, NvdimmDsmReply *reply)
     dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, sizeof(out));
 }
 
-/*
- * Health events for the guest's _FIT (see nvdimm_aml_health_event): the
- * slots whose device to notify, which no longer have an event pending.
- */
-static void dsm_take_health_events(NVDIMMState *state, NvdimmDsmReply *reply)
-{
-    nvdimm_smart_take_events(state, reply->data, NVDIMM_HEALTH_EVENT_BYTES);
-    dsm_reply_data(reply, NVDIMM_STATUS_SUCCESS, NVDIMM_HEALTH_EVENT_BYTES);
-}
-
 static void dsm_qemu_function(NVDIMMState *state, const NvdimmDsmRequest *req,
                               NvdimmDsmReply *reply)
 {
@@ -475,8 +449,6 @@ static void dsm_qemu_function(NVDIMMState *state, const NvdimmDsmRequest *req,
     } else if (req->function == NVDIMM_QEMU_FN_MEDIA_EVENT &&
                state->media_errors) {
         dsm_take_media_event(state, reply);
-    } else if (req->function == NVDIMM_QEMU_FN_HEALTH_EVENT && state->health) {
-        dsm_take_health_events(state, reply);
     } else if (req->function == NVDIMM_FN_QUERY) {
         /* The internal handle has no function list to query */
         dsm_reply_status(reply, NVDIMM_STATUS_INVALID);
@@ -487,20 +459,15 @@ static void dsm_qemu_function(NVDIMMState *state, const NvdimmDsmRequest *req,
 
 /*
  * Function 0's bitmap, as a 4-byte buffer in the status slot: the label
- * functions when the device has labels, the health functions with
- * nvdimm-health=on, else nothing (bit 0 clear says "no functions" to the
- * DSM caller).
+ * functions when the device has labels, else nothing (bit 0 clear says
+ * "no functions" to the DSM caller).
  */
-static void dsm_query_functions(NVDIMMState *state, NVDIMMDevice *nvdimm,
-                                NvdimmDsmReply *reply)
+static void dsm_query_functions(NVDIMMDevice *nvdimm, NvdimmDsmReply *reply)
 {
     uint32_t mask = 0;
 
     if (nvdimm && nvdimm->label_size) {
         mask = NVDIMM_LABEL_FUNCTIONS;
-    }
-    if (nvdimm && state->health) {
-        mask |= (1u << NVDIMM_FN_QUERY) | nvdimm_smart_functions();
     }
     reply->status = cpu_to_le32(mask);
     reply->length = cpu_to_le32(8);
@@ -588,19 +555,6 @@ static void dsm_label_write(NVDIMMDevice *nvdimm, const NvdimmDsmRequest *req,
     dsm_reply_status(reply, NVDIMM_STATUS_SUCCESS);
 }
 
-static void dsm_smart_function(NVDIMMDevice *nvdimm,
-                               const NvdimmDsmRequest *req,
-                               NvdimmDsmReply *reply)
-{
-    size_t out_len;
-    uint32_t status;
-
-    status = nvdimm_smart_call(nvdimm, req->function, req->arg,
-                               sizeof(req->arg), reply->data,
-                               sizeof(reply->data), &out_len);
-    dsm_reply_data(reply, status, out_len);
-}
-
 static void dsm_device_function(NVDIMMState *state,
                                 const NvdimmDsmRequest *req,
                                 NvdimmDsmReply *reply)
@@ -611,17 +565,13 @@ static void dsm_device_function(NVDIMMState *state,
         nvdimm = nvdimm_find_by_handle(state, req->handle);
     }
     if (req->function == NVDIMM_FN_QUERY) {
-        dsm_query_functions(state, nvdimm, reply);
+        dsm_query_functions(nvdimm, reply);
         return;
     }
     if (!nvdimm) {
         qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: _DSM for handle 0x%" PRIx32
                       ", no such NVDIMM\n", req->handle);
         dsm_reply_status(reply, NVDIMM_STATUS_NO_DEVICE);
-        return;
-    }
-    if (state->health && nvdimm_smart_has_function(req->function)) {
-        dsm_smart_function(nvdimm, req, reply);
         return;
     }
     if (!nvdimm->label_size) {
@@ -663,23 +613,6 @@ static void dsm_root_function(NVDIMMState *state, const NvdimmDsmRequest *req,
     dsm_reply_data(reply, status, out_len);
 }
 
-/*
- * Revision 1 everywhere, as in QEMU 10.0; with nvdimm-health=on also
- * revision 2 for an NVDIMM's function 0 and health functions, which is
- * how Linux calls Set SMART Threshold and Inject SMART.
- */
-static bool dsm_revision_ok(NVDIMMState *state, const NvdimmDsmRequest *req)
-{
-    if (req->revision == NVDIMM_DSM_REVISION) {
-        return true;
-    }
-    return req->revision == NVDIMM_DSM_REVISION_2 && state->health &&
-           req->handle != NVDIMM_ROOT_HANDLE &&
-           req->handle <= NVDIMM_MAX_DEVICE_HANDLE &&
-           (req->function == NVDIMM_FN_QUERY ||
-            nvdimm_smart_has_function(req->function));
-}
-
 static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
                                 NvdimmDsmReply *reply)
 {
@@ -688,7 +621,7 @@ static void nvdimm_dsm_dispatch(NVDIMMState *state, NvdimmDsmRequest *req,
     req->function = le32_to_cpu(req->function);
     trace_acpi_nvdimm_mbox_request(req->handle, req->revision, req->function);
 
-    if (!dsm_revision_ok(state, req)) {
+    if (req->revision != NVDIMM_DSM_REVISION) {
         qemu_log_mask(LOG_GUEST_ERROR, "nvdimm: _DSM revision %" PRIu32
                       " is not supported\n", req->revision);
         dsm_reply_status(reply, NVDIMM_STATUS_UNSUPPORTED);
@@ -1012,41 +945,8 @@ static Aml *nvdimm_aml_media_event(void)
 }
 
 /*
- * HEVT: with nvdimm-health=on, notify each NVDIMM (0x81, "health event")
- * that QEMU has a health event for.  Raised as MEVT is, through _FIT.
- */
-static Aml *nvdimm_aml_health_event(uint32_t ram_slots)
-{
-    Aml *method = aml_method("HEVT", 0, AML_SERIALIZED);
-    Aml *reply = aml_local(0), *args = aml_package(1), *ifc;
-    uint32_t slot;
-
-    aml_append(args, aml_int(0));
-    aml_append(method,
-               aml_store(nvdimm_aml_qemu_call(NVDIMM_QEMU_FN_HEALTH_EVENT,
-                                              args), reply));
-    ifc = aml_if(aml_lless(aml_sizeof(reply),
-                           aml_int(4 + NVDIMM_HEALTH_EVENT_BYTES)));
-    aml_append(ifc, aml_return(aml_int(0)));
-    aml_append(method, ifc);
-    aml_append(method, aml_create_dword_field(reply, aml_int(0), "HSTA"));
-    ifc = aml_if(aml_lnot(aml_equal(aml_name("HSTA"),
-                                    aml_int(NVDIMM_STATUS_SUCCESS))));
-    aml_append(ifc, aml_return(aml_int(0)));
-    aml_append(method, ifc);
-    for (slot = 0; slot < ram_slots; slot++) {
-        Aml *byte = aml_derefof(aml_index(reply, aml_int(4 + slot / 8)));
-
-        ifc = aml_if(aml_and(byte, aml_int(1u << (slot % 8)), NULL));
-        aml_append(ifc, aml_notify(aml_name("NV%02X", slot), aml_int(0x81)));
-        aml_append(method, ifc);
-    }
-    return method;
-}
-
-/*
  * _FIT: RFIT from the offset gathered so far until it answers with
- * nothing; first MEVT and HEVT, with their options on.
+ * nothing; first MEVT, with nvdimm-media-errors=on.
  */
 static Aml *nvdimm_aml_fit(NVDIMMState *state)
 {
@@ -1056,9 +956,6 @@ static Aml *nvdimm_aml_fit(NVDIMMState *state)
 
     if (state->media_errors) {
         aml_append(method, aml_call0("MEVT"));
-    }
-    if (state->health) {
-        aml_append(method, aml_call0("HEVT"));
     }
 
     aml_append(loop, aml_store(aml_call1("RFIT", offset), chunk));
@@ -1384,9 +1281,6 @@ static Aml *nvdimm_aml_root(NVDIMMState *state, uint32_t ram_slots)
     aml_append(dev, nvdimm_aml_read_fit());
     if (state->media_errors) {
         aml_append(dev, nvdimm_aml_media_event());
-    }
-    if (state->health) {
-        aml_append(dev, nvdimm_aml_health_event(ram_slots));
     }
     aml_append(dev, nvdimm_aml_fit(state));
     if (state->compact_ssdt) {

@@ -103,8 +103,8 @@ typedef struct NVDIMMFitBuffer {
  *                offers Address Range Scrub and error injection
  * @media_error_event: new media errors wait for the guest's _FIT to
  *                     raise Notify(0x81) on the root device
- * @health: -machine nvdimm-health=on: each NVDIMM's _DSM offers the Intel
- *          health (SMART) functions, and health events notify it
+ * @health: -machine nvdimm-health=on: each NVDIMM keeps a health state
+ *          and an unsafe-shutdown count (nvdimm-health.c)
  * @dsm_mem: the fw_cfg file the firmware allocates as the mailbox page
  * @fit_buf: the FIT served to the guest's _FIT method
  * @by_handle: NFIT handle -> NVDIMMDevice, rebuilt with the FIT on each plug
