@@ -385,7 +385,8 @@ class Guest:
         self.wait_migrated(timeout)
 
     def wait_migrated(self, timeout=120):
-        """Wait until the outgoing migration completes."""
+        """Wait until this QEMU's migration completes: on a source, all is
+        sent; on a destination, all is loaded and the VM has started."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.qmp("query-migrate").get("status")

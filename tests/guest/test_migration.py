@@ -191,6 +191,9 @@ def mounted(suite, machine, name, src_qemu, dst_qemu):
         dst.start()
         src.migrate(uri, timeout=300)
         suite.report(prefix + "/completed", True)
+        # The source completes when it has sent all; the destination
+        # may still be loading the last of it
+        dst.wait_migrated(60)
         status = dst.qmp("query-status")["status"]
         suite.report(prefix + "/dest-running", status == "running",
                      "destination status %s" % status)
