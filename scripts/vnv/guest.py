@@ -198,10 +198,13 @@ class Guest:
 
     # -- life cycle -------------------------------------------------------
 
+    def kernel_cmdline(self):
+        """The guest kernel's arguments: console, scenario and params."""
+        return " ".join([self.kind.kernel_args(), KERNEL_ARGS,
+                         "vnv.scenario=" + self.scenario] +
+                        ["vnv.%s=%s" % kv for kv in self.params.items()])
+
     def command_line(self):
-        append = " ".join([self.kind.kernel_args(), KERNEL_ARGS,
-                           "vnv.scenario=" + self.scenario] +
-                          ["vnv.%s=%s" % kv for kv in self.params.items()])
         args = [self.qemu, "-accel", "tcg", "-machine", self.machine,
                 "-m", self.memory, "-smp", "1", "-nodefaults",
                 "-display", "none", "-no-reboot",
@@ -213,7 +216,7 @@ class Guest:
                 "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
                 "-kernel", os.path.join(self.kind.guest_dir, "vmlinuz"),
                 "-initrd", self.initrd,
-                "-append", append]
+                "-append", self.kernel_cmdline()]
         args += self.kind.extra + firmware.firmware_args(self.qemu)
         if self.incoming:
             args += ["-incoming", self.incoming]

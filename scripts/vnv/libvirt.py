@@ -54,7 +54,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from vnv import process
-from vnv.guest import KERNEL_ARGS, Console, Guest, GuestError
+from vnv.guest import Console, Guest, GuestError
 from vnv.suite import Suite
 
 KiB = 1024
@@ -443,11 +443,6 @@ class Domain(Guest):
         # Guest's scratch folder, for the sockets of a QEMU it starts: a
         # domain's are in WORKDIR
         os.rmdir(self.tmpdir)
-
-    def kernel_cmdline(self):
-        return " ".join([self.kind.kernel_args(), KERNEL_ARGS,
-                         "vnv.scenario=" + self.scenario] +
-                        ["vnv.%s=%s" % kv for kv in self.params.items()])
 
     def xml(self):
         return domain_xml(self.spec)

@@ -175,14 +175,17 @@ class Suite:
     def drive(self, prefix, g, steps):
         """Start G, run STEPS(G), the host's half (QMP, GO lines), and
         report the guest's cases under PREFIX; a GuestError on the way
-        fails PREFIX/run."""
+        fails PREFIX/run.  Returns whether the steps all ran."""
+        ran = True
         try:
             g.start()
             steps(g)
         except GuestError as e:
             self.report(prefix + "/run", False, str(e))
             g.kill()
+            ran = False
         self.collect(prefix, g)
+        return ran
 
     def collect(self, prefix, g):
         """Report the cases a guest printed; a guest with none fails."""

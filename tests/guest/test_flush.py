@@ -13,10 +13,11 @@ fsync returned, the host SIGKILLs QEMU and checks the backend file:
 The same on a hot-added NVDIMM (its NFIT entries come through _FIT).
 
 Overlap: three vCPUs each fsync a page of a label-less NVDIMM at once
-(a fourth runs the guest's shell), while every backend sync is made 1.5 s slower (an LD_PRELOAD shim around
-fdatasync).  The requests that arrive while the first sync runs must
-share one later sync: fewer syncs than requests, and, from the trace
-events' times, every request served by a sync that started after it.
+(a fourth runs the guest's shell), while every backend sync is made
+1.5 s slower (an LD_PRELOAD shim around fdatasync).  The requests that
+arrive while the first sync runs must share one later sync: fewer syncs
+than requests, and, from the trace events' times, every request served
+by a sync that started after it.
 
 Migration: both sides flush-hints=on completes, and the flush counter,
 a statistic, starts again from zero on the destination; source on /
@@ -211,6 +212,13 @@ def served_by_later_sync(hint, syncs):
                TRACE_SLACK for start, end in syncs)
 
 
+def overlap_steps(g):
+    """The host's half of flush-overlap.sh: let the writers go."""
+    g.wait_for(r"VNV-READY start", 300)
+    g.go("start")
+    g.wait_done(120)
+
+
 def overlap_guest(suite):
     prefix = "pc/flush-overlap"
     backend = sparse_file(suite.path("flush-overlap.img"), SIZE)
@@ -223,19 +231,12 @@ def overlap_guest(suite):
         "-trace", "nvdimm_flush_*", "-D", trace]
     g = suite.guest(prefix, "flush-overlap", qemu_args=args,
                     params={"writers": OVERLAP_WRITERS})
-    try:
-        slow = {"LD_PRELOAD": slow_fdatasync_shim(suite),
-                "VNV_FDATASYNC_DELAY_MS": str(OVERLAP_DELAY_MS)}
-        with mock.patch.dict(os.environ, slow):
-            g.start()
-        g.wait_for(r"VNV-READY start", 300)
-        g.go("start")
-        g.wait_done(120)
-    except GuestError as e:
-        suite.report(prefix + "/run", False, str(e))
-        g.kill()
+    slow = {"LD_PRELOAD": slow_fdatasync_shim(suite),
+            "VNV_FDATASYNC_DELAY_MS": str(OVERLAP_DELAY_MS)}
+    with mock.patch.dict(os.environ, slow):
+        ran = suite.drive(prefix, g, overlap_steps)
+    if not ran:
         return
-    suite.collect(prefix, g)
     hints, syncs = flush_spans(trace)
     suite.check(prefix + "/requests", len(hints) >= OVERLAP_WRITERS,
                 "%d flush requests for %d fsyncs" % (len(hints),

@@ -3,10 +3,11 @@
 """NVDIMM hotplug over QMP and HMP, and clear errors when out of slots.
 
 On pc, q35 and arm virt (whose guest learns of the new NVDIMM through
-the GED device's ACPI event).  One cold-plugged NVDIMM (region0).  The host hot-adds a
-second one over QMP (object-add + device_add) and a third over HMP
-(object_add + device_add); the guest sees region1 and region2, labels
-region2 and makes an fsdax namespace with ext4 -o dax and a file on it.
+the GED device's ACPI event).  One cold-plugged NVDIMM (region0).  The
+host hot-adds a second one over QMP (object-add + device_add) and a
+third over HMP (object_add + device_add); the guest sees region1 and
+region2, labels region2 and makes an fsdax namespace with ext4 -o dax
+and a file on it.
 With every slot used, a fourth device_add fails with an error and the
 VM keeps running.  A new QEMU with all three NVDIMMs on its command line
 (same backend files) finds region2's namespace (uuid, mode) and file.
@@ -223,15 +224,15 @@ def hotplug_spapr(suite, machine):
     """
     kind = machines.get(machine)
     size = backend_size(machine)
-    dimms = [kind.dt_entry(backend(suite, machine, ident), size, LABEL_SIZE)
+    files = {ident: backend(suite, machine, ident) for ident in ("nv0", "nv1")}
+    dimms = [kind.dt_entry(files[ident], size, LABEL_SIZE)
              for ident in ("nv0", "nv1")]
     prefix = machine + "/hotplug"
     g = suite.guest(prefix, "spapr-dt", machine=machine,
                     memory="512M,slots=2,maxmem=4G",
                     params={"dimms": dimms[0], "plug": dimms[1]},
-                    qemu_args=nvdimm_args("nv0", backend(suite, machine,
-                                                         "nv0"),
-                                          size, machine=machine))
+                    qemu_args=nvdimm_args("nv0", files["nv0"], size,
+                                          machine=machine))
 
     def plug(g):
         g.wait_for(r"VNV-READY plug1", 300)
@@ -241,9 +242,8 @@ def hotplug_spapr(suite, machine):
 
     suite.drive(prefix, g, plug)
     args = []
-    for ident in ("nv0", "nv1"):
-        args += nvdimm_args(ident, backend(suite, machine, ident), size,
-                            machine=machine)
+    for ident, path in files.items():
+        args += nvdimm_args(ident, path, size, machine=machine)
     suite.boot(machine + "/restart", "spapr-dt", machine=machine,
                memory="512M,slots=2,maxmem=4G", qemu_args=args, timeout=300,
                params={"dimms": ",".join(dimms)})
