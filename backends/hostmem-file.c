@@ -22,6 +22,11 @@
 #include "qom/object_interfaces.h"
 #include "system/hostmem.h"
 
+#ifdef CONFIG_LINUX
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#endif
+
 OBJECT_DECLARE_SIMPLE_TYPE(HostMemoryBackendFile, MEMORY_BACKEND_FILE)
 
 struct HostMemoryBackendFile {
@@ -113,6 +118,53 @@ static uint32_t file_backend_ram_flags(HostMemoryBackendFile *fb, bool rom)
     return flags;
 }
 
+#ifdef CONFIG_LINUX
+/*
+ * Whether Linux caches the file in pages that it writes back to a disk:
+ * not on tmpfs or hugetlbfs, which write nothing back, and not on DAX,
+ * where the mapping is the device itself.  Kernels too old to report DAX
+ * in statx() also predate huge folios in the page cache: leave those be.
+ */
+static bool file_backend_in_written_back_cache(int fd)
+{
+    struct statfs fs;
+    struct statx stx;
+
+    if (fstatfs(fd, &fs) < 0 || fs.f_type == TMPFS_MAGIC ||
+        fs.f_type == HUGETLBFS_MAGIC) {
+        return false;
+    }
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_TYPE, &stx) < 0 ||
+        !(stx.stx_attributes_mask & STATX_ATTR_DAX)) {
+        return false;
+    }
+    return S_ISREG(stx.stx_mode) && !(stx.stx_attributes & STATX_ATTR_DAX);
+}
+#endif
+
+/*
+ * physmem asks for transparent huge pages on all guest RAM.  On a shared
+ * mapping of a file on a disk, Linux then caches the file in huge folios
+ * (XFS since 5.18, ext4 since 6.16) and writes a whole folio back for any
+ * byte the guest changed in it: each guest flush of one 4 KiB block,
+ * through an NVDIMM's flush hints or virtio-pmem, writes 2 MiB to the
+ * host's disk.  Ask for small pages there; a private or read-only mapping
+ * writes nothing back, and keeps its huge pages.
+ */
+static void file_backend_avoid_huge_writeback(HostMemoryBackend *backend)
+{
+#ifdef CONFIG_LINUX
+    HostMemoryBackendFile *fb = MEMORY_BACKEND_FILE(backend);
+    int fd = memory_region_get_fd(&backend->mr);
+
+    if (backend->share && !fb->readonly && fd >= 0 &&
+        file_backend_in_written_back_cache(fd)) {
+        qemu_madvise(memory_region_get_ram_ptr(&backend->mr),
+                     memory_region_size(&backend->mr), QEMU_MADV_NOHUGEPAGE);
+    }
+#endif
+}
+
 static bool file_backend_memory_alloc(HostMemoryBackend *backend,
                                       Error **errp)
 {
@@ -128,10 +180,14 @@ static bool file_backend_memory_alloc(HostMemoryBackend *backend,
     /* physmem rounds the mapping up to the file's page size. */
     backend->aligned = true;
     name = host_memory_backend_get_name(backend);
-    return memory_region_init_ram_from_file(&backend->mr, OBJECT(backend),
-                                            name, backend->size, fb->align,
-                                            file_backend_ram_flags(fb, rom),
-                                            fb->mem_path, fb->offset, errp);
+    if (!memory_region_init_ram_from_file(&backend->mr, OBJECT(backend),
+                                          name, backend->size, fb->align,
+                                          file_backend_ram_flags(fb, rom),
+                                          fb->mem_path, fb->offset, errp)) {
+        return false;
+    }
+    file_backend_avoid_huge_writeback(backend);
+    return true;
 }
 
 /*

@@ -275,3 +275,37 @@ def fsync_once(binary, workdir, device):
     values = {key: guest_info(guest, key) for key in ("fsync-ms", "write-ms")}
     values["fsync-only-ms"] = values["fsync-ms"] - values["write-ms"]
     return values, guest.command_line()
+
+
+FSYNC_PAIR_ROUNDS = 10
+FSYNC_PAIR_BATCH = 20
+
+
+def fsync_pair_once(binary, workdir):
+    """One guest with both devices of fsync_guest() (fsync-pair.sh):
+    {"nvdimm": values, "virtio-pmem": values}, as fsync_once's.  The
+    virtio-pmem comes first: placed after the NVDIMM and its flush hint
+    page, the guest fails to enable an fsdax namespace on it."""
+    args = ["-object", "memory-backend-file,id=mem-vp,share=on,"
+            "mem-path=%s,size=%d"
+            % (blank_sparse_file(os.path.join(workdir, "pair-vp.img"),
+                                 GUEST_NVDIMM), GUEST_NVDIMM),
+            "-device", "virtio-pmem-pci,id=vp0,memdev=mem-vp"]
+    args += nvdimm_args("nv0",
+                        blank_sparse_file(os.path.join(workdir,
+                                                       "pair-nv.img"),
+                                          GUEST_NVDIMM),
+                        str(GUEST_NVDIMM), label_size=None,
+                        device_props={"flush-hints": "on"})
+    guest = Guest(scenario="fsync-pair", qemu=binary,
+                  params={"rounds": str(FSYNC_PAIR_ROUNDS),
+                          "batch": str(FSYNC_PAIR_BATCH)},
+                  qemu_args=args, name="bench-fsync-pair")
+    run_guest(guest)
+    values = {}
+    for device, prefix in (("nvdimm", "nvdimm"), ("virtio-pmem", "virtio")):
+        v = {key: guest_info(guest, "%s-%s" % (prefix, key))
+             for key in ("fsync-ms", "write-ms")}
+        v["fsync-only-ms"] = v["fsync-ms"] - v["write-ms"]
+        values[device] = v
+    return values, guest.command_line()

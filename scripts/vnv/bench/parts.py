@@ -11,8 +11,9 @@ import time
 from vnv.bench import PART_FAILURES, log
 from vnv.bench.acpi import acpi_once
 from vnv.bench.guests import (HOTPLUG_STEPS, LABEL_RUNS, MIGRATION_WRITE_MIB,
-                              fsync_once, guest_boot_once, guest_ready,
-                              hotplug_once, label_ops_once, migration_once)
+                              fsync_once, fsync_pair_once, guest_boot_once,
+                              guest_ready, hotplug_once, label_ops_once,
+                              migration_once)
 from vnv.bench.machine import LABEL
 from vnv.bench.mailbox import MAILBOX_CALLS, mailbox_once
 from vnv.bench.report import LABEL_READ_ROW, Results, write_report
@@ -195,6 +196,24 @@ def bench_fsync(binaries, workdir, repeats, results):
                                    devices["ours" if b == binaries[1][1]
                                            else "reference"]),
               record)
+    bench_fsync_pair(binaries[1][1], workdir, repeats, results)
+
+
+def bench_fsync_pair(binary, workdir, repeats, results):
+    """Both devices in one guest on our build: the "reference" column is
+    the virtio-pmem, the "ours" column the NVDIMM with flush hints."""
+    log("fsync: flush hints vs virtio-pmem in one guest on our build")
+    for _ in range(repeats):
+        values, argv = fsync_pair_once(binary, workdir)
+        for side, device in (("reference", "virtio-pmem"),
+                             ("ours", "nvdimm")):
+            v = values[device]
+            results.add("Guest dd 4 KiB + fsync, one guest on our build,"
+                        " wall ms: virtio-pmem vs flush hints", side,
+                        v["fsync-ms"], argv)
+            results.add("Guest fsync alone, one guest on our build, wall"
+                        " ms: virtio-pmem vs flush hints", side,
+                        v["fsync-only-ms"], argv)
 
 
 # The report is rewritten after each part, so a run stopped early (on a

@@ -6,7 +6,8 @@ import os
 import statistics
 
 from vnv.bench.command_lines import portable, shell_line
-from vnv.bench.guests import (HOTPLUG_STEPS, LABEL_RUNS, MIGRATION_BANDWIDTH,
+from vnv.bench.guests import (FSYNC_PAIR_BATCH, FSYNC_PAIR_ROUNDS,
+                              HOTPLUG_STEPS, LABEL_RUNS, MIGRATION_BANDWIDTH,
                               MIGRATION_WRITE_MIB)
 from vnv.bench.machine import NVDIMM_MIB
 from vnv.bench.mailbox import FLOOR_PORT, MAILBOX_CALLS, MAILBOX_PORT
@@ -258,5 +259,10 @@ METHOD_NOTES = [
     "column is virtio-pmem-pci on the reference build and ours is an "
     "NVDIMM with flush-hints=on on our build, each a label-less 256 MiB "
     "share=on file with ext4 -o dax on it; the guest times 4 KiB "
-    "overwrites with and without fsync.",
+    "overwrites with and without fsync.  The rows \"one guest on our "
+    "build\" (fsync-pair.sh) put both devices in one guest, on our "
+    "build, and alternate batches of %d writes between them in ABBA "
+    "order, %d rounds per guest: the same guest kernel, host and moment "
+    "for both, where the rows above compare two guests and two builds."
+    % (FSYNC_PAIR_BATCH, FSYNC_PAIR_ROUNDS),
 ]
