@@ -7,14 +7,9 @@
  * guest enabled, once crossed, or a worse health state, raises a health
  * event: Notify(0x81) on the NVDIMM's ACPI device.
  *
- * The unsafe-shutdown count is kept in a shutdown record, a small file
- * the user names with shutdown-record=.  While QEMU runs, the record says
- * "in-use"; an orderly exit that made the guest's writes durable (the
- * backend synced) turns it back to "clean".  A start that finds "in-use"
- * knows that QEMU was killed or the host went down with writes that may
- * not have reached the backend: it counts an unsafe shutdown and tells
- * the guest the last shutdown was dirty.  A backend whose writes are
- * always durable (MAP_SYNC, device DAX) never leaves "clean".
+ * The unsafe-shutdown count and the state of the last shutdown are part
+ * of the health state; nothing counts unsafe shutdowns yet, so the count
+ * is reported as unknown.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,8 +20,6 @@
 #include "hw/acpi/acpi_dev_interface.h"
 #include "hw/boards.h"
 #include "hw/mem/nvdimm-health.h"
-#include "hw/mem/nvdimm-persistence.h"
-#include "migration/misc.h"
 #include "migration/vmstate.h"
 #include "monitor/hmp.h"
 #include "monitor/monitor.h"
@@ -35,9 +28,6 @@
 #include "qapi/qobject-input-visitor.h"
 #include "qemu/nvdimm-utils.h"
 #include "qobject/qdict.h"
-#include "system/hostmem.h"
-#include "system/runstate.h"
-#include "system/system.h"
 #include "trace.h"
 
 /* Host-side defaults: a new, healthy device at room temperature */
@@ -56,8 +46,6 @@
 #define INJECTED_MEDIA_TEMP         (1 << 0)
 #define INJECTED_SPARES             (1 << 1)
 #define INJECTED_FATAL              (1 << 2)
-
-#define RECORD_MAGIC                "QEMU NVDIMM shutdown record 1"
 
 typedef struct NVDIMMHealth {
     NVDIMMDevice *owner;
@@ -83,13 +71,6 @@ typedef struct NVDIMMHealth {
     uint8_t notified_alarms;
     uint8_t notified_health;
     bool event;
-
-    /* the shutdown record, while this QEMU owns the backend */
-    char *record;
-    bool record_owned;
-    bool always_durable;
-    Notifier exit_notifier;
-    NotifierWithReturn migration_notifier;
 } NVDIMMHealth;
 
 bool nvdimm_health_enabled(void)
@@ -258,148 +239,6 @@ void nvdimm_health_inject_unsafe_shutdown(NVDIMMDevice *nvdimm, bool enable)
     }
 }
 
-/* The shutdown record */
-
-static bool record_parse(const char *text, uint32_t *count, bool *in_use)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", 0);
-    uint64_t value;
-
-    if (g_strv_length(lines) < 3 || strcmp(lines[0], RECORD_MAGIC) ||
-        !g_str_has_prefix(lines[1], "count=") ||
-        qemu_strtou64(lines[1] + strlen("count="), NULL, 10, &value) ||
-        value > UINT32_MAX) {
-        return false;
-    }
-    *count = value;
-    if (!strcmp(lines[2], "state=in-use")) {
-        *in_use = true;
-    } else if (!strcmp(lines[2], "state=clean")) {
-        *in_use = false;
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/*
- * What the last QEMU on this backend left.  A missing record is a first
- * start; one that cannot be read or parsed counts as an unsafe shutdown,
- * since nothing proves the last one was safe.
- */
-static void record_load(NVDIMMHealth *h)
-{
-    g_autofree char *text = NULL;
-    g_autoptr(GError) gerr = NULL;
-    uint32_t count = 0;
-    bool in_use = false;
-
-    if (!g_file_get_contents(h->record, &text, NULL, &gerr)) {
-        if (!g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
-            warn_report("nvdimm '%s': %s '%s' cannot be read (%s): counting"
-                        " an unsafe shutdown", nvdimm_health_name(h),
-                        NVDIMM_SHUTDOWN_RECORD_PROP, h->record,
-                        gerr->message);
-            in_use = true;
-        }
-    } else if (!record_parse(text, &count, &in_use)) {
-        warn_report("nvdimm '%s': %s '%s' is not a shutdown record:"
-                    " counting an unsafe shutdown", nvdimm_health_name(h),
-                    NVDIMM_SHUTDOWN_RECORD_PROP, h->record);
-        count = 0;
-        in_use = true;
-    }
-    h->shutdown_dirty = in_use;
-    h->shutdown_count = count + in_use;
-    h->count_valid = true;
-}
-
-static bool record_store(NVDIMMHealth *h, bool in_use, Error **errp)
-{
-    g_autofree char *text = g_strdup_printf("%s\ncount=%" PRIu32
-                                            "\nstate=%s\n", RECORD_MAGIC,
-                                            h->shutdown_count,
-                                            in_use ? "in-use" : "clean");
-    g_autoptr(GError) gerr = NULL;
-
-    trace_nvdimm_health_record(h->record, h->shutdown_count, in_use);
-    if (!g_file_set_contents_full(h->record, text, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT |
-                                  G_FILE_SET_CONTENTS_DURABLE, 0644,
-                                  &gerr)) {
-        error_setg(errp, "nvdimm '%s': %s '%s' cannot be written: %s",
-                   nvdimm_health_name(h), NVDIMM_SHUTDOWN_RECORD_PROP,
-                   h->record, gerr->message);
-        return false;
-    }
-    return true;
-}
-
-/*
- * Write back every page of the backend; only then is the exit safe.  Only
- * a shared file mapping keeps the guest's writes past QEMU's exit: a RAM
- * or memfd backend, or a private mapping, never makes them durable.
- */
-static bool nvdimm_backend_synced(NVDIMMDevice *nvdimm)
-{
-    HostMemoryBackend *backend = MEMORY_BACKEND(PC_DIMM(nvdimm)->hostmem);
-    MemoryRegion *mr = &backend->mr;
-
-    if (!object_dynamic_cast(OBJECT(backend), TYPE_MEMORY_BACKEND_FILE) ||
-        !backend->share) {
-        return false;
-    }
-    return !qemu_msync(memory_region_get_ram_ptr(mr),
-                       memory_region_size(mr), memory_region_get_fd(mr));
-}
-
-static void nvdimm_health_exit(Notifier *n, void *data)
-{
-    NVDIMMHealth *h = container_of(n, NVDIMMHealth, exit_notifier);
-    Error *err = NULL;
-
-    if (!h->record_owned || h->always_durable) {
-        return;
-    }
-    if (!nvdimm_backend_synced(h->owner)) {
-        warn_report("nvdimm '%s': the backend could not be synced: the next"
-                    " start counts an unsafe shutdown", nvdimm_health_name(h));
-        return;
-    }
-    if (!record_store(h, false, &err)) {
-        error_report_err(err);
-    }
-}
-
-/* After a migration, the destination owns the backend and the record */
-static int nvdimm_health_migration(NotifierWithReturn *n, MigrationEvent *e,
-                                   Error **errp)
-{
-    NVDIMMHealth *h = container_of(n, NVDIMMHealth, migration_notifier);
-
-    if (e->type == MIG_EVENT_PRECOPY_DONE) {
-        h->record_owned = false;
-    }
-    return 0;
-}
-
-static bool record_open(NVDIMMHealth *h, Error **errp)
-{
-    h->always_durable = nvdimm_check_persistence(h->owner, NULL);
-    /* An incoming VM takes its count from the stream (post_load) */
-    if (!runstate_check(RUN_STATE_INMIGRATE)) {
-        record_load(h);
-        if (!record_store(h, !h->always_durable, errp)) {
-            return false;
-        }
-        h->record_owned = true;
-    }
-    h->exit_notifier.notify = nvdimm_health_exit;
-    qemu_add_exit_notifier(&h->exit_notifier);
-    migration_add_notifier(&h->migration_notifier, nvdimm_health_migration);
-    return true;
-}
-
 /* Migration */
 
 static bool nvdimm_health_needed(void *opaque)
@@ -437,19 +276,11 @@ static bool state_valid(NVDIMMHealth *h)
 static int nvdimm_health_post_load(void *opaque, int version_id)
 {
     NVDIMMHealth *h = opaque;
-    Error *err = NULL;
 
     if (!state_valid(h)) {
         error_report("nvdimm '%s': migrated health state out of range",
                      nvdimm_health_name(h));
         return -EINVAL;
-    }
-    if (h->record) {
-        if (!record_store(h, !h->always_durable, &err)) {
-            error_report_err(err);
-            return -EIO;
-        }
-        h->record_owned = true;
     }
     return 0;
 }
@@ -501,30 +332,17 @@ static void nvdimm_health_defaults(NVDIMMHealth *h)
 
 bool nvdimm_health_realize(NVDIMMDevice *nvdimm, Error **errp)
 {
-    NVDIMMHealth *h;
+    NVDIMMHealth *h = g_new0(NVDIMMHealth, 1);
 
-    if (nvdimm->shutdown_record && !nvdimm_health_enabled()) {
-        error_setg(errp, "Property '%s.%s' needs -machine nvdimm-health=on",
-                   object_get_typename(OBJECT(nvdimm)),
-                   NVDIMM_SHUTDOWN_RECORD_PROP);
-        return false;
-    }
-    h = g_new0(NVDIMMHealth, 1);
     h->owner = nvdimm;
     nvdimm_health_defaults(h);
-    h->record = g_strdup(nvdimm->shutdown_record);
-    if (h->record && !record_open(h, errp)) {
-        g_free(h->record);
-        g_free(h);
-        return false;
-    }
     nvdimm->health = h;
     /* By slot, as the flush hints: both sides agree on the slots. */
     vmstate_register(NULL, PC_DIMM(nvdimm)->slot, &vmstate_nvdimm_health, h);
     return true;
 }
 
-/* Hot-unplug: the device leaves in order, its record with it */
+/* Hot-unplug, or a realize that failed later on */
 void nvdimm_health_unrealize(NVDIMMDevice *nvdimm)
 {
     NVDIMMHealth *h = nvdimm->health;
@@ -533,12 +351,6 @@ void nvdimm_health_unrealize(NVDIMMDevice *nvdimm)
         return;
     }
     vmstate_unregister(NULL, &vmstate_nvdimm_health, h);
-    if (h->record) {
-        nvdimm_health_exit(&h->exit_notifier, NULL);
-        qemu_remove_exit_notifier(&h->exit_notifier);
-        migration_remove_notifier(&h->migration_notifier);
-    }
-    g_free(h->record);
     g_free(h);
     nvdimm->health = NULL;
 }
@@ -710,7 +522,6 @@ static NvdimmHealthInfo *nvdimm_health_info(NVDIMMDevice *nvdimm)
                                             : NVDIMM_SHUTDOWN_STATE_CLEAN;
     info->has_shutdown_count = r.count_valid;
     info->shutdown_count = r.shutdown_count;
-    info->shutdown_record = g_strdup(h->record);
     return info;
 }
 
@@ -785,12 +596,11 @@ void hmp_info_nvdimm_health(Monitor *mon, const QDict *qdict)
                        i->controller_temperature_threshold,
                        i->controller_temperature_tripped ? ", tripped" : "");
         if (i->has_shutdown_count) {
-            monitor_printf(mon, "  last shutdown %s, %" PRIu32 " unsafe"
-                           " (record %s)\n",
+            monitor_printf(mon, "  last shutdown %s, %" PRIu32 " unsafe\n",
                            NvdimmShutdownState_str(i->shutdown_state),
-                           i->shutdown_count, i->shutdown_record ?: "none");
+                           i->shutdown_count);
         } else {
-            monitor_printf(mon, "  last shutdown %s, no shutdown record\n",
+            monitor_printf(mon, "  last shutdown %s, count unknown\n",
                            NvdimmShutdownState_str(i->shutdown_state));
         }
     }

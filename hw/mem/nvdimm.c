@@ -434,8 +434,6 @@ static const Property nvdimm_properties[] = {
                      false),
     DEFINE_PROP_BOOL(NVDIMM_LABEL_OVERWRITE_PROP, NVDIMMDevice,
                      label_overwrite, false),
-    DEFINE_PROP_STRING(NVDIMM_SHUTDOWN_RECORD_PROP, NVDIMMDevice,
-                       shutdown_record),
 };
 
 static void nvdimm_class_add_properties(ObjectClass *oc)

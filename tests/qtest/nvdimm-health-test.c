@@ -1,6 +1,6 @@
 /*
  * QTest for NVDIMM health (-machine nvdimm-health=on): the QMP
- * commands, the shutdown record, and the health's migration section
+ * commands and the health's migration section
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -25,7 +25,6 @@ typedef struct Vm {
     QTestState *qts;
     char *dir;
     char *backend;
-    char *record;
 } Vm;
 
 static void vm_files(Vm *vm)
@@ -36,32 +35,28 @@ static void vm_files(Vm *vm)
     vm->dir = g_dir_make_tmp("nvdimm-health-test-XXXXXX", &err);
     g_assert_no_error(err);
     vm->backend = g_build_filename(vm->dir, "nv0.img", NULL);
-    vm->record = g_build_filename(vm->dir, "nv0.shutdown", NULL);
     fd = open(vm->backend, O_CREAT | O_RDWR, 0600);
     g_assert_cmpint(fd, >=, 0);
     g_assert_cmpint(ftruncate(fd, BACKEND_SIZE), ==, 0);
     close(fd);
 }
 
-static QTestState *vm_start_on(Vm *vm, const char *machine, bool record,
+static QTestState *vm_start_on(Vm *vm, const char *machine,
                                const char *extra)
 {
-    g_autofree char *rec = record ?
-        g_strdup_printf(",shutdown-record=%s", vm->record) : g_strdup("");
-
     return qtest_initf("-machine pc,nvdimm=on%s -m 512M,slots=4,maxmem=4G "
                        "-object memory-backend-file,id=m0,mem-path=%s,"
                        "size=%d,share=on -device nvdimm,memdev=m0,id=nv0,"
-                       "label-size=128K%s %s", machine, vm->backend,
-                       BACKEND_SIZE, rec, extra);
+                       "label-size=128K %s", machine, vm->backend,
+                       BACKEND_SIZE, extra);
 }
 
-static Vm vm_start(const char *machine, bool record)
+static Vm vm_start(const char *machine)
 {
     Vm vm = { 0 };
 
     vm_files(&vm);
-    vm.qts = vm_start_on(&vm, machine, record, "");
+    vm.qts = vm_start_on(&vm, machine, "");
     return vm;
 }
 
@@ -71,10 +66,8 @@ static void vm_stop(Vm *vm)
         qtest_quit(vm->qts);
     }
     unlink(vm->backend);
-    unlink(vm->record);
     rmdir(vm->dir);
     g_free(vm->backend);
-    g_free(vm->record);
     g_free(vm->dir);
 }
 
@@ -130,30 +123,10 @@ static int64_t health_int(QTestState *qts, const char *key)
     return value;
 }
 
-static bool shutdown_dirty(QTestState *qts)
-{
-    QDict *resp, *h = health_of_nv0(qts, &resp);
-    bool dirty = !strcmp(qdict_get_str(h, "shutdown-state"), "dirty");
-
-    qobject_unref(resp);
-    return dirty;
-}
-
-static char *record_text(const Vm *vm)
-{
-    char *text = NULL;
-
-    g_file_get_contents(vm->record, &text, NULL, NULL);
-    return text;
-}
-
-#define RECORD(count, state) \
-    "QEMU NVDIMM shutdown record 1\ncount=" #count "\nstate=" state "\n"
-
 /* Without the option: QEMU 10.0's functions and revision, QMP refuses */
 static void test_off(void)
 {
-    Vm vm = vm_start("", false);
+    Vm vm = vm_start("");
     g_autofree char *err = set_health_error(vm.qts, "'spares': 5");
     QDict *resp;
     NvdimmReply r;
@@ -172,7 +145,7 @@ static void test_off(void)
 /* The host's values, and refusals that name the argument */
 static void test_qmp(void)
 {
-    Vm vm = vm_start(HEALTH_ON, false);
+    Vm vm = vm_start(HEALTH_ON);
     g_autofree char *spares = NULL, *temp = NULL, *dev = NULL;
     QDict *resp, *h;
 
@@ -202,88 +175,14 @@ static void test_qmp(void)
 }
 
 /* in-use while running, clean after an orderly exit, counted if not */
-static void test_record(void)
-{
-    Vm vm = vm_start(HEALTH_ON, true);
-    g_autofree char *running = record_text(&vm);
-    g_autofree char *after = NULL, *second = NULL;
-
-    g_assert_cmpstr(running, ==, RECORD(0, "in-use"));
-    g_assert_false(shutdown_dirty(vm.qts));
-    qtest_quit(vm.qts);
-    after = record_text(&vm);
-    g_assert_cmpstr(after, ==, RECORD(0, "clean"));
-
-    /* what a kill leaves */
-    g_assert_true(g_file_set_contents(vm.record, RECORD(4, "in-use"), -1,
-                                      NULL));
-    vm.qts = vm_start_on(&vm, HEALTH_ON, true, "");
-    g_assert_cmpint(health_int(vm.qts, "shutdown-count"), ==, 5);
-    g_assert_true(shutdown_dirty(vm.qts));
-    qtest_quit(vm.qts);
-
-    /* a record that is not one counts as an unsafe shutdown */
-    g_assert_true(g_file_set_contents(vm.record, "garbage", -1, NULL));
-    vm.qts = vm_start_on(&vm, HEALTH_ON, true, "");
-    g_assert_cmpint(health_int(vm.qts, "shutdown-count"), ==, 1);
-    g_assert_true(shutdown_dirty(vm.qts));
-    second = record_text(&vm);
-    g_assert_cmpstr(second, ==, RECORD(1, "in-use"));
-    vm_stop(&vm);
-}
-
-/* A record that cannot be written, or without the option, stops QEMU */
-static void test_record_refused(void)
-{
-    const char *qemu = g_getenv("QTEST_QEMU_BINARY");
-    Vm vm = { 0 };
-    const char *cases[][2] = {
-        { HEALTH_ON, "cannot be written" },
-        { "", "needs -machine nvdimm-health=on" },
-    };
-    int i;
-
-    vm_files(&vm);
-    for (i = 0; i < ARRAY_SIZE(cases); i++) {
-        g_autofree char *cmd = g_strdup_printf(
-            "%s -accel qtest -display none -nodefaults -machine pc,nvdimm=on%s"
-            " -m 512M,slots=4,maxmem=4G -object memory-backend-file,id=m0,"
-            "mem-path=%s,size=%d,share=on -device nvdimm,memdev=m0,id=nv0,"
-            "shutdown-record=%s/no/such/dir/rec", qemu, cases[i][0],
-            vm.backend, BACKEND_SIZE, vm.dir);
-        g_auto(GStrv) argv = NULL;
-        g_autofree char *err = NULL;
-        int status;
-
-        g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
-        g_assert_true(g_spawn_sync(NULL, argv, NULL,
-                                   G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
-                                   NULL, &err, &status, NULL));
-        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-        g_assert_nonnull(strstr(err, "shutdown-record"));
-        g_assert_nonnull(strstr(err, cases[i][1]));
-    }
-    vm_stop(&vm);
-}
-
-/*
- * Health and the count move with the VM; the source leaves the record
- * to the destination, which marks it in use.
- */
+/* Health moves with the VM; the unsafe-shutdown count stays unknown */
 static void test_migrate(void)
 {
-    Vm vm = { 0 };
-    g_autofree char *path = NULL, *incoming = NULL;
-    g_autofree char *left = NULL, *taken = NULL, *done = NULL;
+    Vm vm = vm_start(HEALTH_ON);
+    g_autofree char *path = g_build_filename(vm.dir, "stream", NULL);
+    g_autofree char *incoming = g_strdup_printf("-incoming file:%s", path);
     QDict *resp, *h;
 
-    /* a source that starts after an unsafe shutdown */
-    vm_files(&vm);
-    path = g_build_filename(vm.dir, "stream", NULL);
-    incoming = g_strdup_printf("-incoming file:%s", path);
-    g_assert_true(g_file_set_contents(vm.record, RECORD(4, "in-use"), -1,
-                                      NULL));
-    vm.qts = vm_start_on(&vm, HEALTH_ON, true, "");
     g_assert_null(set_health_error(vm.qts, "'spares': 33,"
                                    " 'media-temperature': 44,"
                                    " 'spares-threshold': 40,"
@@ -291,25 +190,17 @@ static void test_migrate(void)
     nvdimm_migrate_to_file(vm.qts, path);
     g_assert_true(nvdimm_file_has(path, "nvdimm/health"));
     qtest_quit(vm.qts);
-    left = record_text(&vm);
-    g_assert_cmpstr(left, ==, RECORD(5, "in-use"));
 
-    vm.qts = vm_start_on(&vm, HEALTH_ON, true, incoming);
+    vm.qts = vm_start_on(&vm, HEALTH_ON, incoming);
     qtest_qmp_eventwait(vm.qts, "RESUME");
-    taken = record_text(&vm);
-    g_assert_cmpstr(taken, ==, RECORD(5, "in-use"));
     h = health_of_nv0(vm.qts, &resp);
     g_assert_cmpint(qdict_get_int(h, "spares"), ==, 33);
     g_assert_cmpfloat(qdict_get_double(h, "media-temperature"), ==, 44);
     g_assert_cmpint(qdict_get_int(h, "spares-threshold"), ==, 40);
     g_assert_true(qdict_get_bool(h, "spares-tripped"));
-    g_assert_cmpint(qdict_get_int(h, "shutdown-count"), ==, 5);
-    g_assert_cmpstr(qdict_get_str(h, "shutdown-state"), ==, "dirty");
+    g_assert_false(qdict_haskey(h, "shutdown-count"));
+    g_assert_cmpstr(qdict_get_str(h, "shutdown-state"), ==, "clean");
     qobject_unref(resp);
-    qtest_quit(vm.qts);
-    vm.qts = NULL;
-    done = record_text(&vm);
-    g_assert_cmpstr(done, ==, RECORD(5, "clean"));
     unlink(path);
     vm_stop(&vm);
 }
@@ -317,7 +208,7 @@ static void test_migrate(void)
 /* Without the option the stream is QEMU 10.0's: no section of ours */
 static void test_migrate_off(void)
 {
-    Vm vm = vm_start("", false);
+    Vm vm = vm_start("");
     g_autofree char *path = g_build_filename(vm.dir, "stream", NULL);
 
     nvdimm_migrate_to_file(vm.qts, path);
@@ -329,7 +220,7 @@ static void test_migrate_off(void)
 /* A stream with a spare percentage above 100 fails to load */
 static void test_migrate_hostile(void)
 {
-    Vm vm = vm_start(HEALTH_ON, false);
+    Vm vm = vm_start(HEALTH_ON);
     g_autofree char *path = g_build_filename(vm.dir, "stream", NULL);
     g_autofree char *data = NULL, *status = NULL;
     const char *name;
@@ -344,7 +235,7 @@ static void test_migrate_hostile(void)
     data[name - data + strlen("nvdimm/health") + 8 + 1] = 200;
     g_assert_true(g_file_set_contents(path, data, len, NULL));
 
-    vm.qts = vm_start_on(&vm, HEALTH_ON, false, "-incoming defer");
+    vm.qts = vm_start_on(&vm, HEALTH_ON, "-incoming defer");
     status = nvdimm_migrate_from_file(vm.qts, path);
     g_assert_cmpstr(status, ==, "failed");
     unlink(path);
@@ -359,8 +250,6 @@ int main(int argc, char **argv)
     }
     qtest_add_func("/nvdimm/health/off", test_off);
     qtest_add_func("/nvdimm/health/qmp", test_qmp);
-    qtest_add_func("/nvdimm/health/record", test_record);
-    qtest_add_func("/nvdimm/health/record-refused", test_record_refused);
     qtest_add_func("/nvdimm/health/migrate", test_migrate);
     qtest_add_func("/nvdimm/health/migrate-off", test_migrate_off);
     qtest_add_func("/nvdimm/health/migrate-hostile", test_migrate_hostile);

@@ -9,8 +9,6 @@
 
 #include "hw/mem/nvdimm.h"
 
-#define NVDIMM_SHUTDOWN_RECORD_PROP "shutdown-record"
-
 /* Health state bits; none set is a healthy device */
 #define NVDIMM_HEALTH_NON_CRITICAL  (1 << 0)
 #define NVDIMM_HEALTH_CRITICAL      (1 << 1)
@@ -33,7 +31,7 @@
  * @media_temp, @ctrl_temp: in 1/16 degree Celsius
  * @alarms: NVDIMM_ALARM_* that are enabled and past their threshold
  * @shutdown_dirty: the last shutdown may have lost writes
- * @count_valid: @shutdown_count is backed by a shutdown record
+ * @count_valid: @shutdown_count is known
  * @shutdown_count: unsafe shutdowns so far
  */
 typedef struct NVDIMMHealthReport {
@@ -61,11 +59,7 @@ typedef struct NVDIMMThresholds {
     int32_t ctrl_temp;
 } NVDIMMThresholds;
 
-/*
- * Realize: the state, its migration section and, with shutdown-record=,
- * the record of the last shutdown.  Fails only on a record the user asked
- * for and QEMU cannot write.
- */
+/* Realize: the state and its migration section */
 bool nvdimm_health_realize(NVDIMMDevice *nvdimm, Error **errp);
 void nvdimm_health_unrealize(NVDIMMDevice *nvdimm);
 

@@ -49,7 +49,6 @@ struct NVDIMMDevice {
     bool require_persistence;   /* refuse unless writes persist */
     bool flush_hints;           /* NFIT flush hint (nvdimm-flush.c) */
     bool label_overwrite;       /* labels may replace guest data */
-    char *shutdown_record;      /* file of the unsafe-shutdown count */
 
     /* public: derived from the backend when the device is plugged */
     MemoryRegion *nvdimm_mr;    /* alias of the backend minus the labels */
