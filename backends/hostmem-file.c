@@ -118,7 +118,7 @@ static uint32_t file_backend_ram_flags(HostMemoryBackendFile *fb, bool rom)
     return flags;
 }
 
-#ifdef CONFIG_LINUX
+#if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
 /*
  * Whether Linux caches the file in pages that it writes back to a disk:
  * not on tmpfs or hugetlbfs, which write nothing back, and not on DAX,
@@ -140,7 +140,6 @@ static bool file_backend_in_written_back_cache(int fd)
     }
     return S_ISREG(stx.stx_mode) && !(stx.stx_attributes & STATX_ATTR_DAX);
 }
-#endif
 
 /*
  * physmem asks for transparent huge pages on all guest RAM.  On a shared
@@ -153,7 +152,6 @@ static bool file_backend_in_written_back_cache(int fd)
  */
 static void file_backend_avoid_huge_writeback(HostMemoryBackend *backend)
 {
-#ifdef CONFIG_LINUX
     HostMemoryBackendFile *fb = MEMORY_BACKEND_FILE(backend);
     int fd = memory_region_get_fd(&backend->mr);
 
@@ -162,8 +160,13 @@ static void file_backend_avoid_huge_writeback(HostMemoryBackend *backend)
         qemu_madvise(memory_region_get_ram_ptr(&backend->mr),
                      memory_region_size(&backend->mr), QEMU_MADV_NOHUGEPAGE);
     }
-#endif
 }
+#else
+/* Without statx(), a DAX file cannot be told from one in the page cache */
+static void file_backend_avoid_huge_writeback(HostMemoryBackend *backend)
+{
+}
+#endif
 
 static bool file_backend_memory_alloc(HostMemoryBackend *backend,
                                       Error **errp)

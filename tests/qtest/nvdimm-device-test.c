@@ -657,7 +657,7 @@ static void test_readonly_file_private_ram(void)
     assert_private_write("size=256M,readonly=on,rom=off");
 }
 
-#ifdef CONFIG_LINUX
+#if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
 /*
  * The words of the VmFlags of QEMU's mapping of @path (/proc/PID/smaps):
  * "hg" where QEMU asked for transparent huge pages, "nh" for none.
@@ -708,6 +708,15 @@ static bool dir_is_tmpfs(const char *dir)
     return fs.f_type == TMPFS_MAGIC;
 }
 
+/* Linux 5.8 and later: the backend can tell DAX from the page cache */
+static bool statx_reports_dax(const char *path)
+{
+    struct statx stx;
+
+    g_assert_cmpint(statx(AT_FDCWD, path, 0, STATX_TYPE, &stx), ==, 0);
+    return stx.stx_attributes_mask & STATX_ATTR_DAX;
+}
+
 /*
  * Guest RAM gets huge pages, but on a shared file that Linux writes back
  * to a disk a huge page would be written back whole for each 4 KiB block
@@ -720,6 +729,8 @@ static void test_small_pages_on_disk(void)
     fixture_init(&fx, BACKEND_SIZE);
     if (dir_is_tmpfs(fx.dir)) {
         g_test_skip("the temporary directory is on tmpfs");
+    } else if (!statx_reports_dax(fx.file)) {
+        g_test_skip("the kernel does not report DAX in statx()");
     } else if (!backend_asks_huge_pages(&fx, "size=256M,share=off")) {
         g_test_skip("no transparent huge pages on this host");
     } else {
@@ -1178,7 +1189,7 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/backend/readonly", test_readonly_backend);
     qtest_add_func("/nvdimm/backend/readonly-private",
                    test_readonly_file_private_ram);
-#ifdef CONFIG_LINUX
+#if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
     qtest_add_func("/nvdimm/backend/small-pages-on-disk",
                    test_small_pages_on_disk);
     qtest_add_func("/nvdimm/backend/huge-pages-on-tmpfs",
