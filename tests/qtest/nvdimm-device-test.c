@@ -657,116 +657,6 @@ static void test_readonly_file_private_ram(void)
     assert_private_write("size=256M,readonly=on,rom=off");
 }
 
-#if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
-/*
- * The words of the VmFlags of QEMU's mapping of @path (/proc/PID/smaps):
- * "hg" where QEMU asked for transparent huge pages, "nh" for none.
- */
-static char **mapping_vm_flags(QTestState *qts, const char *path)
-{
-    g_autofree char *smaps_path = g_strdup_printf("/proc/%d/smaps",
-                                                  (int)qtest_pid(qts));
-    g_autofree char *smaps = NULL;
-    g_auto(GStrv) lines = NULL;
-    bool ours = false;
-    int i;
-
-    g_assert_true(g_file_get_contents(smaps_path, &smaps, NULL, NULL));
-    lines = g_strsplit(smaps, "\n", -1);
-    for (i = 0; lines[i]; i++) {
-        /* A mapping's header line, then its fields, each "Name: ..." */
-        if (!g_ascii_isupper(lines[i][0])) {
-            ours = g_str_has_suffix(lines[i], path);
-        } else if (ours && g_str_has_prefix(lines[i], "VmFlags:")) {
-            return g_strsplit(g_strstrip(lines[i] + strlen("VmFlags:")),
-                              " ", -1);
-        }
-    }
-    g_assert_not_reached();
-}
-
-/*
- * Whether QEMU asked for transparent huge pages on @backend_opts' file
- * (the device is unarmed, as a read-only backend needs)
- */
-static bool backend_asks_huge_pages(Fixture *fx, const char *backend_opts)
-{
-    QTestState *qts = start_with_nvdimm(fx, backend_opts, ",unarmed=on");
-    g_auto(GStrv) flags = mapping_vm_flags(qts, fx->file);
-
-    qtest_quit(qts);
-    g_assert_false(g_strv_contains((const char * const *)flags, "hg") &&
-                   g_strv_contains((const char * const *)flags, "nh"));
-    return g_strv_contains((const char * const *)flags, "hg");
-}
-
-static bool dir_is_tmpfs(const char *dir)
-{
-    struct statfs fs;
-
-    g_assert_cmpint(statfs(dir, &fs), ==, 0);
-    return fs.f_type == TMPFS_MAGIC;
-}
-
-/* Linux 5.8 and later: the backend can tell DAX from the page cache */
-static bool statx_reports_dax(const char *path)
-{
-    struct statx stx;
-
-    g_assert_cmpint(statx(AT_FDCWD, path, 0, STATX_TYPE, &stx), ==, 0);
-    return stx.stx_attributes_mask & STATX_ATTR_DAX;
-}
-
-/*
- * Guest RAM gets huge pages, but on a shared file that Linux writes back
- * to a disk a huge page would be written back whole for each 4 KiB block
- * the guest changed in it: the backend asks for small pages there.
- */
-static void test_small_pages_on_disk(void)
-{
-    Fixture fx;
-
-    fixture_init(&fx, BACKEND_SIZE);
-    if (dir_is_tmpfs(fx.dir)) {
-        g_test_skip("the temporary directory is on tmpfs");
-    } else if (!statx_reports_dax(fx.file)) {
-        g_test_skip("the kernel does not report DAX in statx()");
-    } else if (!backend_asks_huge_pages(&fx, "size=256M,share=off")) {
-        g_test_skip("no transparent huge pages on this host");
-    } else {
-        g_assert_true(backend_asks_huge_pages(&fx,
-                                              "size=256M,share=on,"
-                                              "readonly=on"));
-        g_assert_false(backend_asks_huge_pages(&fx, "size=256M,share=on"));
-    }
-    fixture_cleanup(&fx);
-}
-
-/* tmpfs writes nothing back: a shared file there keeps its huge pages */
-static void test_huge_pages_on_tmpfs(void)
-{
-    Fixture fx;
-
-    fixture_init(&fx, 0);
-    g_free(fx.file);
-    fx.file = g_strdup_printf("/dev/shm/nvdimm-device-test-%d.img",
-                              (int)getpid());
-    if (!g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ||
-        !dir_is_tmpfs("/dev/shm")) {
-        g_test_skip("no tmpfs at /dev/shm");
-    } else {
-        g_assert_cmpint(nvdimm_create_sparse_file(fx.file, BACKEND_SIZE),
-                        ==, 0);
-        if (!backend_asks_huge_pages(&fx, "size=256M,share=off")) {
-            g_test_skip("no transparent huge pages on this host");
-        } else {
-            g_assert_true(backend_asks_huge_pages(&fx, "size=256M,share=on"));
-        }
-    }
-    fixture_cleanup(&fx);
-}
-#endif
-
 /* object-add and device_add: the same checks, as QMP errors */
 /* Hot-add the fixture's file as backend "m", for a device_add to use */
 static void object_add_fixture_backend(QTestState *qts, const Fixture *fx)
@@ -906,6 +796,120 @@ static bool differences_apply(void)
     }
     return ours;
 }
+
+#if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
+/*
+ * The words of the VmFlags of QEMU's mapping of @path (/proc/PID/smaps):
+ * "hg" where QEMU asked for transparent huge pages, "nh" for none.
+ */
+static char **mapping_vm_flags(QTestState *qts, const char *path)
+{
+    g_autofree char *smaps_path = g_strdup_printf("/proc/%d/smaps",
+                                                  (int)qtest_pid(qts));
+    g_autofree char *smaps = NULL;
+    g_auto(GStrv) lines = NULL;
+    bool ours = false;
+    int i;
+
+    g_assert_true(g_file_get_contents(smaps_path, &smaps, NULL, NULL));
+    lines = g_strsplit(smaps, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        /* A mapping's header line, then its fields, each "Name: ..." */
+        if (!g_ascii_isupper(lines[i][0])) {
+            ours = g_str_has_suffix(lines[i], path);
+        } else if (ours && g_str_has_prefix(lines[i], "VmFlags:")) {
+            return g_strsplit(g_strstrip(lines[i] + strlen("VmFlags:")),
+                              " ", -1);
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Whether QEMU asked for transparent huge pages on @backend_opts' file
+ * (the device is unarmed, as a read-only backend needs)
+ */
+static bool backend_asks_huge_pages(Fixture *fx, const char *backend_opts)
+{
+    QTestState *qts = start_with_nvdimm(fx, backend_opts, ",unarmed=on");
+    g_auto(GStrv) flags = mapping_vm_flags(qts, fx->file);
+
+    qtest_quit(qts);
+    g_assert_false(g_strv_contains((const char * const *)flags, "hg") &&
+                   g_strv_contains((const char * const *)flags, "nh"));
+    return g_strv_contains((const char * const *)flags, "hg");
+}
+
+static bool dir_is_tmpfs(const char *dir)
+{
+    struct statfs fs;
+
+    g_assert_cmpint(statfs(dir, &fs), ==, 0);
+    return fs.f_type == TMPFS_MAGIC;
+}
+
+/* Linux 5.8 and later: the backend can tell DAX from the page cache */
+static bool statx_reports_dax(const char *path)
+{
+    struct statx stx;
+
+    g_assert_cmpint(statx(AT_FDCWD, path, 0, STATX_TYPE, &stx), ==, 0);
+    return stx.stx_attributes_mask & STATX_ATTR_DAX;
+}
+
+/*
+ * Guest RAM gets huge pages, but on a shared file that Linux writes back
+ * to a disk a huge page would be written back whole for each 4 KiB block
+ * the guest changed in it: the backend asks for small pages there (stock
+ * keeps the huge pages).
+ */
+static void test_diff_small_pages_on_disk(void)
+{
+    Fixture fx;
+
+    if (!differences_apply()) {
+        return;
+    }
+    fixture_init(&fx, BACKEND_SIZE);
+    if (dir_is_tmpfs(fx.dir)) {
+        g_test_skip("the temporary directory is on tmpfs");
+    } else if (!statx_reports_dax(fx.file)) {
+        g_test_skip("the kernel does not report DAX in statx()");
+    } else if (!backend_asks_huge_pages(&fx, "size=256M,share=off")) {
+        g_test_skip("no transparent huge pages on this host");
+    } else {
+        g_assert_true(backend_asks_huge_pages(&fx,
+                                              "size=256M,share=on,"
+                                              "readonly=on"));
+        g_assert_false(backend_asks_huge_pages(&fx, "size=256M,share=on"));
+    }
+    fixture_cleanup(&fx);
+}
+
+/* tmpfs writes nothing back: a shared file there keeps its huge pages */
+static void test_huge_pages_on_tmpfs(void)
+{
+    Fixture fx;
+
+    fixture_init(&fx, 0);
+    g_free(fx.file);
+    fx.file = g_strdup_printf("/dev/shm/nvdimm-device-test-%d.img",
+                              (int)getpid());
+    if (!g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ||
+        !dir_is_tmpfs("/dev/shm")) {
+        g_test_skip("no tmpfs at /dev/shm");
+    } else {
+        g_assert_cmpint(nvdimm_create_sparse_file(fx.file, BACKEND_SIZE),
+                        ==, 0);
+        if (!backend_asks_huge_pages(&fx, "size=256M,share=off")) {
+            g_test_skip("no transparent huge pages on this host");
+        } else {
+            g_assert_true(backend_asks_huge_pages(&fx, "size=256M,share=on"));
+        }
+    }
+    fixture_cleanup(&fx);
+}
+#endif
 
 /* label-size=0 means no labels, given or not (stock refuses it given) */
 static void test_diff_explicit_label_size_zero(void)
@@ -1190,8 +1194,8 @@ int main(int argc, char **argv)
     qtest_add_func("/nvdimm/backend/readonly-private",
                    test_readonly_file_private_ram);
 #if defined(CONFIG_LINUX) && defined(STATX_ATTR_DAX)
-    qtest_add_func("/nvdimm/backend/small-pages-on-disk",
-                   test_small_pages_on_disk);
+    qtest_add_func("/nvdimm/differences/small-pages-on-disk",
+                   test_diff_small_pages_on_disk);
     qtest_add_func("/nvdimm/backend/huge-pages-on-tmpfs",
                    test_huge_pages_on_tmpfs);
 #endif
