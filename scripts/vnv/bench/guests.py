@@ -251,19 +251,22 @@ def migration_once(binary, workdir):
 FSYNC_COUNT = 100
 
 
-def fsync_guest(binary, workdir, device):
-    """A guest with one label-less 256 MiB pmem device on a share=on
-    file: an NVDIMM with flush-hints=on, or a virtio-pmem-pci."""
-    path = blank_sparse_file(os.path.join(workdir, "fsync.img"),
-                             GUEST_NVDIMM)
+def pmem_device_args(device, path):
+    """-object/-device of one label-less 256 MiB pmem device on a share=on
+    file PATH: "nvdimm", an NVDIMM with flush-hints=on, or "virtio-pmem",
+    a virtio-pmem-pci."""
+    blank_sparse_file(path, GUEST_NVDIMM)
     if device == "nvdimm":
-        args = nvdimm_args("nv0", path, str(GUEST_NVDIMM),
-                           label_size=None,
+        return nvdimm_args("nv0", path, str(GUEST_NVDIMM), label_size=None,
                            device_props={"flush-hints": "on"})
-    else:
-        args = ["-object", "memory-backend-file,id=mem-vp,share=on,"
-                "mem-path=%s,size=%d" % (path, GUEST_NVDIMM),
-                "-device", "virtio-pmem-pci,id=vp0,memdev=mem-vp"]
+    return ["-object", "memory-backend-file,id=mem-vp,share=on,"
+            "mem-path=%s,size=%d" % (path, GUEST_NVDIMM),
+            "-device", "virtio-pmem-pci,id=vp0,memdev=mem-vp"]
+
+
+def fsync_guest(binary, workdir, device):
+    """A guest with one pmem device of pmem_device_args()."""
+    args = pmem_device_args(device, os.path.join(workdir, "fsync.img"))
     return Guest(scenario="fsync-bench", qemu=binary,
                  params={"count": str(FSYNC_COUNT)}, qemu_args=args,
                  name="bench-fsync-" + device)
@@ -282,21 +285,14 @@ FSYNC_PAIR_BATCH = 20
 
 
 def fsync_pair_once(binary, workdir):
-    """One guest with both devices of fsync_guest() (fsync-pair.sh):
+    """One guest with both devices of pmem_device_args() (fsync-pair.sh):
     {"nvdimm": values, "virtio-pmem": values}, as fsync_once's.  The
     virtio-pmem comes first: placed after the NVDIMM and its flush hint
     page, the guest fails to enable an fsdax namespace on it."""
-    args = ["-object", "memory-backend-file,id=mem-vp,share=on,"
-            "mem-path=%s,size=%d"
-            % (blank_sparse_file(os.path.join(workdir, "pair-vp.img"),
-                                 GUEST_NVDIMM), GUEST_NVDIMM),
-            "-device", "virtio-pmem-pci,id=vp0,memdev=mem-vp"]
-    args += nvdimm_args("nv0",
-                        blank_sparse_file(os.path.join(workdir,
-                                                       "pair-nv.img"),
-                                          GUEST_NVDIMM),
-                        str(GUEST_NVDIMM), label_size=None,
-                        device_props={"flush-hints": "on"})
+    args = []
+    for device, name in (("virtio-pmem", "pair-vp.img"),
+                         ("nvdimm", "pair-nv.img")):
+        args += pmem_device_args(device, os.path.join(workdir, name))
     guest = Guest(scenario="fsync-pair", qemu=binary,
                   params={"rounds": str(FSYNC_PAIR_ROUNDS),
                           "batch": str(FSYNC_PAIR_BATCH)},
